@@ -1,0 +1,1 @@
+"""Benchmarks: run by hand or with ``make bench``; each prints throughput and latency percentiles."""

@@ -1,0 +1,500 @@
+"""The message catalog: the single source of truth for every Tote subscription message.
+
+Everything that must agree about a message type is derived from here, and nowhere else:
+
+* the connector's subscriptions (root field and GraphQL selection, one operation each),
+* the pipeline's classification, validation, entity keys and BigQuery rows,
+* the eight typed Pub/Sub topics and the web app's stream names,
+* the BigQuery tables and their schemas (created by ``python -m pipeline.tables``),
+* the Terraform configuration, which the tests check against this module.
+
+The module is plain data and imports nothing heavy, so the connector, the web app and the
+Terraform tests use it without Beam.
+
+Payload shapes follow ``shared/tote-api.md``.  Several are guesses (``confidence="guess"``), so
+every column lists the payload paths it may come from (first present wins), only fields that are
+sure are required, and the untouched message object is always kept in the ``payload`` column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+__all__ = [
+    "BET_TYPES",
+    "CATALOG",
+    "COMMON_COLUMNS",
+    "DATASET",
+    "DEAD_LETTER_TABLE",
+    "DEAD_LETTER_TOPIC",
+    "INGRESS_SUBSCRIPTION",
+    "INGRESS_TOPIC",
+    "RAW_TABLE",
+    "TABLES",
+    "TOPICS",
+    "Column",
+    "Kind",
+    "MessageType",
+    "TableSpec",
+    "TypedTopic",
+    "by_field",
+    "by_name",
+    "by_topic",
+    "subscription_document",
+    "table_schema",
+]
+
+DATASET = "tote"
+"""Default BigQuery dataset."""
+
+INGRESS_TOPIC = "tote-ingress"
+"""The one topic the connector publishes raw frames to."""
+
+INGRESS_SUBSCRIPTION = "tote-ingress-pipeline"
+"""The pipeline's subscription to the ingress topic."""
+
+DEAD_LETTER_TOPIC = "tote-dead-letters"
+"""Everything the pipeline could not process, with the reason."""
+
+RAW_TABLE = "raw_frames"
+DEAD_LETTER_TABLE = "dead_letters"
+
+
+class Kind(StrEnum):
+    """How a payload value is normalised into a column (see ``pipeline.normalize``)."""
+
+    ID = "id"  # UUID / hex id: stripped, lower-cased
+    SLUG = "slug"  # opaque readable id (eventId, competitorId): stripped, case kept
+    TEXT = "text"  # free text, kept as is
+    ENUM = "enum"  # status-like value: stripped, upper-cased ("Active" -> "ACTIVE")
+    BOOL = "bool"
+    MONEY_LIST = "money_list"  # [{decimalAmount, currency{code}}] -> [{amount, currency}]
+    MONEY_AMOUNT = "money_amount"  # Money -> exact decimal (NUMERIC)
+    MONEY_CURRENCY = "money_currency"  # Money -> currency code
+    DIVIDENDS = "dividends"  # PoolDividendChanged.dividends -> flat records
+    RESULTS = "results"  # EventResultChanged competitor results -> records
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One BigQuery column of a typed table and where its value comes from in the payload.
+
+    ``sources`` are dotted payload paths in camelCase; the first one present wins, which is how
+    the catalog tolerates the guessed shapes (PascalCase keys are accepted by the normaliser).
+    """
+
+    name: str
+    bq_type: str
+    kind: Kind | None = None
+    sources: tuple[str, ...] = ()
+    required: bool = False
+    mode: str = "NULLABLE"
+    fields: tuple[Column, ...] = ()
+    description: str = ""
+
+    def to_api(self) -> dict:
+        """The column as a BigQuery API ``TableFieldSchema`` dict."""
+        out: dict = {"name": self.name, "type": self.bq_type, "mode": self.mode}
+        if self.description:
+            out["description"] = self.description
+        if self.fields:
+            out["fields"] = [f.to_api() for f in self.fields]
+        return out
+
+
+def _money_record(name: str, description: str) -> Column:
+    return Column(
+        name,
+        "RECORD",
+        mode="REPEATED",
+        description=description,
+        fields=(
+            Column("amount", "NUMERIC", description="Exact decimal amount."),
+            Column("currency", "STRING", description="ISO 4217 code, e.g. GBP."),
+        ),
+    )
+
+
+COMMON_COLUMNS: tuple[Column, ...] = (
+    Column("frame_id", "STRING", mode="REQUIRED", description="Connector frame id (ingress)."),
+    Column("received_at", "TIMESTAMP", mode="REQUIRED", description="When the connector got it."),
+    Column("message_type", "STRING", mode="REQUIRED", description="Tote message type."),
+    Column("connection_id", "STRING", description="Connector websocket connection id."),
+    Column("ingested_at", "TIMESTAMP", mode="REQUIRED", description="When the pipeline built it."),
+    Column("payload", "STRING", mode="REQUIRED", description="The message object as JSON text."),
+)
+"""Columns every typed table starts with; ``payload`` keeps unknown fields for later."""
+
+_MONEY = "{ decimalAmount currency { code } }"
+
+
+@dataclass(frozen=True, slots=True)
+class TypedTopic:
+    """One of the eight typed Pub/Sub topics; ``stream`` is its SSE event name in the web app."""
+
+    name: str
+    stream: str
+    description: str
+
+
+TOPICS: tuple[TypedTopic, ...] = (
+    TypedTopic("tote-pool-total-changed", "pool-total", "Pool totals (gross/net) per product."),
+    TypedTopic("tote-product-status-changed", "product-status", "Product (pool) open/closed."),
+    TypedTopic("tote-event-status-changed", "event-status", "Race status transitions."),
+    TypedTopic("tote-event-result-changed", "event-result", "Race results."),
+    TypedTopic("tote-pool-dividend-changed", "pool-dividend", "Pool dividends."),
+    TypedTopic("tote-selection-status-changed", "selection-status", "Selection availability."),
+    TypedTopic("tote-competitor-status-changed", "competitor-status", "Runners, non-runners."),
+    TypedTopic("tote-bet-lifecycle", "bet-lifecycle", "All six Bet* messages."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageType:
+    """A Tote subscription message type.
+
+    ``topic`` and ``table`` are ``None`` for types that are subscribed and stored raw only
+    (their payloads are undocumented).  ``key_columns`` name the entity whose latest state the
+    message carries; the semantic deduplication key is the type name plus those values.
+    ``attribute_columns`` become Pub/Sub attributes on the typed topic so subscribers can filter.
+    """
+
+    name: str
+    field: str
+    selection: str
+    topic: str | None
+    table: str | None
+    columns: tuple[Column, ...] = ()
+    key_columns: tuple[str, ...] = ()
+    attribute_columns: tuple[str, ...] = ()
+    confidence: str = "sure"
+    description: str = ""
+
+    @property
+    def required_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.required)
+
+    @property
+    def stream(self) -> str | None:
+        """The web app's SSE event name for this type (its topic's stream)."""
+        return next((t.stream for t in TOPICS if t.name == self.topic), None)
+
+
+_STATUS_DOC = "Status as sent, upper-cased."
+
+
+def _bet(name: str, selection: str, confidence: str, description: str) -> MessageType:
+    return MessageType(
+        name=name,
+        field=f"on{name}",
+        selection=selection,
+        topic="tote-bet-lifecycle",
+        table="bet_lifecycle",
+        columns=_BET_COLUMNS,
+        key_columns=("bet_id",),
+        attribute_columns=("bet_id",),
+        confidence=confidence,
+        description=description,
+    )
+
+
+_BET_COLUMNS: tuple[Column, ...] = (
+    Column("bet_id", "STRING", Kind.ID, ("betId",), required=True, description="32 hex chars."),
+    Column("customer_bet_id", "STRING", Kind.TEXT, ("customerBetId",)),
+    Column("reason", "STRING", Kind.TEXT, ("reason",), description="Rejection/failure reason."),
+    Column(
+        "status",
+        "STRING",
+        Kind.ENUM,
+        ("status", "resultStatus", "settlementStatus", "betStatus"),
+        description=_STATUS_DOC,
+    ),
+    Column("returns_amount", "NUMERIC", Kind.MONEY_AMOUNT, ("returns", "totalReturns", "payout")),
+    Column(
+        "returns_currency", "STRING", Kind.MONEY_CURRENCY, ("returns", "totalReturns", "payout")
+    ),
+)
+
+CATALOG: tuple[MessageType, ...] = (
+    MessageType(
+        name="PoolTotalChanged",
+        field="onPoolTotalChanged",
+        selection=f"{{ productId isFinalized total {{ grossAmounts {_MONEY} netAmounts {_MONEY} }} }}",
+        topic="tote-pool-total-changed",
+        table="pool_total_changed",
+        columns=(
+            Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
+            Column("is_finalized", "BOOL", Kind.BOOL, ("isFinalized",)),
+            _money_record("gross_amounts", "Gross pool total, one entry per currency."),
+            _money_record("net_amounts", "Net pool total, one entry per currency."),
+        ),
+        key_columns=("product_id",),
+        attribute_columns=("product_id",),
+        description="A pool's total changed.",
+    ),
+    MessageType(
+        name="ProductStatusChanged",
+        field="onProductStatusChanged",
+        selection="{ productId status }",
+        topic="tote-product-status-changed",
+        table="product_status_changed",
+        columns=(
+            Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
+            Column("status", "STRING", Kind.ENUM, ("status",), required=True),
+        ),
+        key_columns=("product_id",),
+        attribute_columns=("product_id",),
+        description="A product (pool) opened, closed or settled.",
+    ),
+    MessageType(
+        name="SelectionStatusChanged",
+        field="onSelectionStatusChanged",
+        selection="{ productId legId selectionId status }",
+        topic="tote-selection-status-changed",
+        table="selection_status_changed",
+        columns=(
+            Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
+            Column("leg_id", "STRING", Kind.ID, ("legId",)),
+            Column("selection_id", "STRING", Kind.ID, ("selectionId",), required=True),
+            Column("status", "STRING", Kind.ENUM, ("status",), required=True),
+        ),
+        key_columns=("product_id", "leg_id", "selection_id"),
+        attribute_columns=("product_id", "selection_id"),
+        description="A selection became available or not.",
+    ),
+    MessageType(
+        name="PoolDividendChanged",
+        field="onPoolDividendChanged",
+        selection=(
+            "{ productId dividends { dividend { name type status amount "
+            f"{_MONEY} }} legs {{ legId selections {{ id finishingPosition }} }} }} }}"
+        ),
+        topic="tote-pool-dividend-changed",
+        table="pool_dividend_changed",
+        columns=(
+            Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
+            Column(
+                "dividends",
+                "RECORD",
+                Kind.DIVIDENDS,
+                ("dividends",),
+                mode="REPEATED",
+                description="One entry per dividend; winning selections flattened.",
+                fields=(
+                    Column("name", "STRING", description="Base / Enhanced."),
+                    Column("type", "STRING", description="FIXED / POOL."),
+                    Column("status", "STRING", description="PROVISIONAL / FINAL."),
+                    Column("amount", "NUMERIC"),
+                    Column("currency", "STRING"),
+                    Column("selection_ids", "STRING", mode="REPEATED"),
+                ),
+            ),
+        ),
+        key_columns=("product_id",),
+        attribute_columns=("product_id",),
+        confidence="guess",
+        description="Provisional or final dividends of a pool.",
+    ),
+    MessageType(
+        name="EventStatusChanged",
+        field="onEventStatusChanged",
+        selection="{ eventId status }",
+        topic="tote-event-status-changed",
+        table="event_status_changed",
+        columns=(
+            Column("event_id", "STRING", Kind.SLUG, ("eventId",), required=True),
+            Column("status", "STRING", Kind.ENUM, ("status",), required=True),
+        ),
+        key_columns=("event_id",),
+        attribute_columns=("event_id",),
+        confidence="guess",
+        description="A race was scheduled, started, finished, delayed or cancelled.",
+    ),
+    MessageType(
+        name="EventResultChanged",
+        field="onEventResultChanged",
+        selection="{ eventId status competitorResults { competitorId finishingPosition status } }",
+        topic="tote-event-result-changed",
+        table="event_result_changed",
+        columns=(
+            Column("event_id", "STRING", Kind.SLUG, ("eventId",), required=True),
+            Column("result_status", "STRING", Kind.ENUM, ("status", "resultStatus")),
+            Column(
+                "competitor_results",
+                "RECORD",
+                Kind.RESULTS,
+                ("competitorResults", "results"),
+                mode="REPEATED",
+                fields=(
+                    Column("competitor_id", "STRING"),
+                    Column("finishing_position", "STRING", description="As sent, e.g. '1'."),
+                    Column("status", "STRING"),
+                ),
+            ),
+        ),
+        key_columns=("event_id",),
+        attribute_columns=("event_id",),
+        confidence="guess",
+        description="A race's (provisional or final) result.",
+    ),
+    MessageType(
+        name="CompetitorStatusChanged",
+        field="onCompetitorStatusChanged",
+        selection="{ eventId competitorId status }",
+        topic="tote-competitor-status-changed",
+        table="competitor_status_changed",
+        columns=(
+            Column("event_id", "STRING", Kind.SLUG, ("eventId",), required=True),
+            Column("competitor_id", "STRING", Kind.SLUG, ("competitorId",), required=True),
+            Column("status", "STRING", Kind.ENUM, ("status",), required=True),
+        ),
+        key_columns=("event_id", "competitor_id"),
+        attribute_columns=("event_id", "competitor_id"),
+        confidence="guess",
+        description="A runner was confirmed or withdrawn (non-runner).",
+    ),
+    _bet("BetAccepted", "{ betId customerBetId }", "sure", "Tote accepted a bet."),
+    _bet("BetRejected", "{ betId customerBetId reason }", "sure", "Tote rejected a bet."),
+    _bet("BetFailed", "{ betId customerBetId reason }", "sure", "A bet failed to place."),
+    _bet("BetCancelled", "{ betId customerBetId }", "guess", "A bet was cancelled."),
+    _bet(
+        "BetResulted",
+        f"{{ betId customerBetId status returns {_MONEY} }}",
+        "guess",
+        "A bet was resulted.",
+    ),
+    _bet("BetSettled", "{ betId customerBetId status }", "guess", "A bet was settled."),
+    MessageType(
+        name="EventUpdated",
+        field="onEventUpdated",
+        selection="{ eventId }",
+        topic=None,
+        table=None,
+        confidence="guess",
+        description="Undocumented payload: subscribed and kept in raw_frames only.",
+    ),
+    MessageType(
+        name="LinesChanged",
+        field="onLinesChanged",
+        selection="{ __typename }",
+        topic=None,
+        table=None,
+        confidence="guess",
+        description="Undocumented payload: subscribed and kept in raw_frames only.",
+    ),
+)
+
+BET_TYPES: tuple[str, ...] = tuple(m.name for m in CATALOG if m.topic == "tote-bet-lifecycle")
+
+_BY_NAME = {m.name: m for m in CATALOG}
+_BY_FIELD = {m.field: m for m in CATALOG}
+
+
+def by_name(name: str) -> MessageType | None:
+    """The message type called ``name`` (``"PoolTotalChanged"``), or ``None``."""
+    return _BY_NAME.get(name)
+
+
+def by_field(field_name: str) -> MessageType | None:
+    """The message type behind a subscription root field (``"onPoolTotalChanged"``), or ``None``."""
+    return _BY_FIELD.get(field_name)
+
+
+def by_topic(topic: str) -> tuple[MessageType, ...]:
+    """The message types published to a typed topic."""
+    return tuple(m for m in CATALOG if m.topic == topic)
+
+
+def subscription_document(message_type: MessageType, selection: str | None = None) -> str:
+    """The GraphQL subscription operation for one root field (one field per operation)."""
+    return f"subscription {message_type.name} {{ {message_type.field} {selection or message_type.selection} }}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """A BigQuery table: schema, day partitioning and clustering."""
+
+    name: str
+    columns: tuple[Column, ...]
+    partition_field: str
+    clustering: tuple[str, ...]
+    description: str
+    message_types: tuple[str, ...] = field(default=())
+
+    @property
+    def schema(self) -> list[dict]:
+        return [c.to_api() for c in self.columns]
+
+
+RAW_COLUMNS: tuple[Column, ...] = (
+    Column("frame_id", "STRING", mode="REQUIRED", description="Connector frame id."),
+    Column("received_at", "TIMESTAMP", mode="REQUIRED", description="When the connector got it."),
+    Column("connection_id", "STRING"),
+    Column("subscription", "STRING", description="Subscription field of the operation."),
+    Column("protocol", "STRING", description="graphql-ws or graphql-transport-ws."),
+    Column("message_type", "STRING", description="Classified type; NULL when unparseable."),
+    Column("data", "STRING", mode="REQUIRED", description="The frame exactly as received."),
+    Column("attributes", "STRING", description="All ingress attributes as JSON text."),
+    Column("ingested_at", "TIMESTAMP", mode="REQUIRED"),
+)
+
+DEAD_LETTER_COLUMNS: tuple[Column, ...] = (
+    Column("failed_at", "TIMESTAMP", mode="REQUIRED", description="When processing failed."),
+    Column("stage", "STRING", mode="REQUIRED", description="parse, validate, bigquery, ..."),
+    Column("reason", "STRING", mode="REQUIRED", description="Why, in one line."),
+    Column("stack_trace", "STRING"),
+    Column("frame_id", "STRING"),
+    Column("received_at", "TIMESTAMP"),
+    Column("message_type", "STRING"),
+    Column("destination", "STRING", description="Table a failed BigQuery row was meant for."),
+    Column("data_base64", "STRING", mode="REQUIRED", description="Original bytes, base64."),
+    Column("data_text", "STRING", description="Original bytes as text (lossy if not UTF-8)."),
+    Column("attributes", "STRING", description="Original attributes as JSON text."),
+)
+
+
+def _typed_tables() -> Iterator[TableSpec]:
+    seen: dict[str, list[MessageType]] = {}
+    for m in CATALOG:
+        if m.table:
+            seen.setdefault(m.table, []).append(m)
+    for table, types in seen.items():
+        first = types[0]
+        yield TableSpec(
+            name=table,
+            columns=COMMON_COLUMNS + first.columns,
+            partition_field="received_at",
+            clustering=first.key_columns[:4],
+            description="; ".join(sorted({t.description for t in types})),
+            message_types=tuple(t.name for t in types),
+        )
+
+
+TABLES: dict[str, TableSpec] = {
+    RAW_TABLE: TableSpec(
+        RAW_TABLE,
+        RAW_COLUMNS,
+        "received_at",
+        ("message_type",),
+        "Every frame once (transport duplicates removed): the ingest log for audit and replays.",
+    ),
+    DEAD_LETTER_TABLE: TableSpec(
+        DEAD_LETTER_TABLE,
+        DEAD_LETTER_COLUMNS,
+        "failed_at",
+        ("stage",),
+        "Frames and rows that could not be processed, with the reason.",
+    ),
+    **{t.name: t for t in _typed_tables()},
+}
+
+
+def table_schema(table: str) -> list[dict]:
+    """BigQuery API schema of ``table``."""
+    return TABLES[table].schema

@@ -1,0 +1,34 @@
+"""tote-realtime: real-time Tote pool-betting data into Google Cloud.
+
+One distribution, three packages (connector, pipeline, webapp) plus the local-stack helpers
+(devstack).  ``pip install -e .[dev]`` is what ``make`` uses; Dataflow installs the same file on
+its workers through ``--setup_file=./setup.py`` (Beam itself is already in the worker image, so
+the base requirements stay small).
+"""
+
+from setuptools import find_packages, setup
+
+BEAM = ["apache-beam[gcp]==2.77.*"]
+CONNECTOR = ["websockets>=14,<18", "flask>=3.1,<4", "gunicorn>=23"]
+WEBAPP = ["flask>=3.1,<4", "gunicorn>=23"]
+DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=7"]
+
+setup(
+    name="tote-realtime",
+    version="0.1.0",
+    description="Tote racing API (UK pool betting) to Pub/Sub, BigQuery and Server-Sent Events.",
+    python_requires=">=3.11",
+    packages=find_packages(include=["connector*", "pipeline*", "webapp*", "devstack*"]),
+    package_data={"webapp": ["static/*", "templates/*"]},
+    include_package_data=True,
+    install_requires=[
+        "google-cloud-pubsub>=2.44,<3",
+        "google-cloud-bigquery>=3.47,<4",
+    ],
+    extras_require={
+        "beam": BEAM,
+        "connector": CONNECTOR,
+        "webapp": WEBAPP,
+        "dev": sorted(set(BEAM + CONNECTOR + WEBAPP + DEV)),
+    },
+)

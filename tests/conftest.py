@@ -1,0 +1,49 @@
+"""Fixtures shared by every test package.
+
+The official Pub/Sub emulator is started once per test session on a free port (and stopped at
+the end); tests that need it take the ``pubsub_emulator`` fixture, which also points the Google
+clients at it.  ``GCE_METADATA_HOST`` is set to an unused loopback address so google-auth never
+probes a metadata server.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
+os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
+
+from devstack.pubsub_emulator import PubSubEmulator
+
+PROJECT = "tote-test"
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def pubsub_emulator(logs_dir: Path) -> Iterator[PubSubEmulator]:
+    """A running emulator with ``PUBSUB_EMULATOR_HOST`` set for this process and children."""
+    emulator = PubSubEmulator.start(logs_dir / "pubsub-emulator.log")
+    previous = os.environ.get("PUBSUB_EMULATOR_HOST")
+    os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+    os.environ.setdefault("GOOGLE_CLOUD_PROJECT", PROJECT)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        if previous is None:
+            os.environ.pop("PUBSUB_EMULATOR_HOST", None)
+        else:
+            os.environ["PUBSUB_EMULATOR_HOST"] = previous
+
+
+@pytest.fixture
+def project() -> str:
+    return PROJECT
