@@ -104,10 +104,12 @@ class Column:
         return out
 
 
-def _money_record(name: str, description: str) -> Column:
+def _money_record(name: str, source: str, description: str) -> Column:
     return Column(
         name,
         "RECORD",
+        Kind.MONEY_LIST,
+        (source,),
         mode="REPEATED",
         description=description,
         fields=(
@@ -227,8 +229,12 @@ CATALOG: tuple[MessageType, ...] = (
         columns=(
             Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
             Column("is_finalized", "BOOL", Kind.BOOL, ("isFinalized",)),
-            _money_record("gross_amounts", "Gross pool total, one entry per currency."),
-            _money_record("net_amounts", "Net pool total, one entry per currency."),
+            _money_record(
+                "gross_amounts", "total.grossAmounts", "Gross pool total, one entry per currency."
+            ),
+            _money_record(
+                "net_amounts", "total.netAmounts", "Net pool total, one entry per currency."
+            ),
         ),
         key_columns=("product_id",),
         attribute_columns=("product_id",),

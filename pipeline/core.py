@@ -1,0 +1,163 @@
+"""Parse → validate → normalise one ingress message into a :class:`~pipeline.records.Frame`.
+
+This is the whole per-frame domain logic as one plain function; the Beam ``ParseFrames`` step is a
+thin shell over it.  It never raises for bad input: whatever cannot be processed comes back as a
+frame with a :class:`~pipeline.records.DeadLetter` (stage + reason + trace), so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from pipeline import dedup, ingress
+from pipeline.envelope import FrameError, parse_envelope
+from pipeline.normalize import ValidationError, normalize
+from pipeline.records import DeadLetter, Frame, TypedEvent
+
+__all__ = ["TEST_MESSAGE_TYPE", "process_frame"]
+
+TEST_MESSAGE_TYPE = "ConnectorTest"
+"""``message_type`` recorded in the raw table for the connector's ``/test-pubsub`` messages."""
+
+
+def _dead(
+    data: bytes,
+    attrs: dict[str, str],
+    frame_id: str,
+    received_at: str,
+    ingested_at: str,
+    stage: str,
+    reason: str,
+    message_type: str | None = None,
+    trace: str | None = None,
+) -> Frame:
+    return Frame(
+        data=data,
+        attributes=attrs,
+        frame_id=frame_id,
+        received_at=received_at,
+        dedup_key=dedup.shard_key("dead", frame_id),
+        message_type=message_type,
+        dead_letter=DeadLetter(stage, reason, trace),
+        ingested_at=ingested_at,
+    )
+
+
+def process_frame(
+    data: bytes,
+    attributes: Mapping[str, str] | None,
+    *,
+    message_id: str | None = None,
+    publish_time: datetime | None = None,
+    now: datetime | None = None,
+) -> Frame:
+    """Turn one ingress Pub/Sub message into a frame record (typed, raw-only or dead letter).
+
+    ``message_id``/``publish_time`` stand in for a missing ``frame_id``/``received_at`` so the
+    frame can still be stored and deduplicated; the contract violation is dead-lettered.
+    """
+    attrs = dict(attributes or {})
+    ingested_at = ingress.format_timestamp(now or datetime.now(UTC))
+    frame_id = attrs.get(ingress.ATTR_FRAME_ID) or f"pubsub-{message_id or ingress.new_id()}"
+    fallback_time = ingress.format_timestamp(publish_time) if publish_time else ingested_at
+    raw_received = attrs.get(ingress.ATTR_RECEIVED_AT)
+    try:
+        received_at = (
+            ingress.format_timestamp(ingress.parse_timestamp(raw_received))
+            if raw_received
+            else fallback_time
+        )
+    except ValueError as exc:
+        return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", str(exc))
+
+    missing = [a for a in ingress.REQUIRED_ATTRIBUTES if not attrs.get(a)]
+    if missing:
+        reason = "missing ingress attribute(s): " + ", ".join(missing)
+        return _dead(data, attrs, frame_id, received_at, ingested_at, "contract", reason)
+    if len(data) > ingress.MAX_FRAME_BYTES:
+        reason = f"oversized frame: {len(data)} bytes > {ingress.MAX_FRAME_BYTES}"
+        return _dead(data, attrs, frame_id, received_at, ingested_at, "oversized", reason)
+    if attrs.get(ingress.ATTR_TEST) == "true":
+        return Frame(
+            data=data,
+            attributes=attrs,
+            frame_id=frame_id,
+            received_at=received_at,
+            dedup_key=dedup.shard_key(TEST_MESSAGE_TYPE, frame_id),
+            message_type=TEST_MESSAGE_TYPE,
+            ingested_at=ingested_at,
+        )
+
+    message_type: str | None = None
+    try:
+        envelope = parse_envelope(data, attrs.get(ingress.ATTR_SUBSCRIPTION))
+        spec = envelope.message_type
+        message_type = spec.name
+        if spec.table is None:  # subscribed, stored raw only
+            return Frame(
+                data=data,
+                attributes=attrs,
+                frame_id=frame_id,
+                received_at=received_at,
+                dedup_key=dedup.shard_key(spec.name, frame_id),
+                message_type=spec.name,
+                ingested_at=ingested_at,
+            )
+        values = normalize(spec, envelope.message)
+    except FrameError as exc:
+        return _dead(
+            data,
+            attrs,
+            frame_id,
+            received_at,
+            ingested_at,
+            exc.stage,
+            exc.reason,
+            message_type,
+            traceback.format_exc(),
+        )
+    except ValidationError as exc:
+        return _dead(
+            data,
+            attrs,
+            frame_id,
+            received_at,
+            ingested_at,
+            "validate",
+            str(exc),
+            message_type,
+            traceback.format_exc(),
+        )
+    except Exception as exc:  # a bug, not bad input: keep the frame and the trace
+        return _dead(
+            data,
+            attrs,
+            frame_id,
+            received_at,
+            ingested_at,
+            "internal",
+            f"{type(exc).__name__}: {exc}",
+            message_type,
+            traceback.format_exc(),
+        )
+
+    key = dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns))
+    event = TypedEvent(
+        message_type=spec.name,
+        key=key,
+        fingerprint=dedup.fingerprint(envelope.message),
+        values=values,
+        message=envelope.message,
+    )
+    return Frame(
+        data=data,
+        attributes=attrs,
+        frame_id=frame_id,
+        received_at=received_at,
+        dedup_key=key,
+        message_type=spec.name,
+        event=event,
+        ingested_at=ingested_at,
+    )

@@ -1,0 +1,126 @@
+"""Parse a raw GraphQL-over-WebSocket frame and classify the Tote message inside it.
+
+Both subprotocols are understood: legacy Apollo ``graphql-ws`` (``data`` frames) and
+``graphql-transport-ws`` (``next`` frames); ``error`` frames in either form (a list of errors or a
+single error object) are recognised so they can be dead-lettered with the server's message.
+
+Classification tries, in order: the payload's root field (``onPoolTotalChanged``), the
+``subscription`` ingress attribute (covers aliased fields), and a ``MessageType`` /
+``__typename`` discriminator inside the object (Tote's docs show PascalCase objects with one).
+Numbers are parsed as ``Decimal`` so money is never rounded through a float.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipeline import catalog
+from pipeline.catalog import MessageType
+
+__all__ = ["Envelope", "FrameError", "classify", "parse_envelope"]
+
+_DATA_FRAME_TYPES = frozenset(("data", "next"))
+_DISCRIMINATORS = ("MessageType", "messageType", "__typename")
+
+
+class FrameError(ValueError):
+    """A frame that cannot be processed; ``stage`` names the step, the message says why."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A data frame's message: which type, from which operation, and the message object."""
+
+    message_type: MessageType
+    operation_id: str | None
+    message: dict[str, Any]
+    partial_errors: tuple[str, ...] = ()
+
+
+def _loads(data: bytes) -> Any:
+    try:
+        return json.loads(data, parse_float=Decimal)
+    except UnicodeDecodeError as exc:
+        raise FrameError("parse", f"frame is not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise FrameError("parse", f"frame is not JSON: {exc.msg} at char {exc.pos}") from exc
+
+
+def _error_messages(errors: Any) -> list[str]:
+    """GraphQL errors as one-line strings, whatever shape the server sent."""
+    if isinstance(errors, dict):
+        errors = [errors]
+    if not isinstance(errors, list):
+        return [str(errors)]
+    out = []
+    for err in errors:
+        if isinstance(err, dict):
+            msg = str(err.get("message", err))
+            code = (err.get("extensions") or {}).get("code") if isinstance(err, dict) else None
+            out.append(f"{msg} [{code}]" if code else msg)
+        else:
+            out.append(str(err))
+    return out
+
+
+def classify(root_field: str | None, subscription: str | None, message: Any) -> MessageType | None:
+    """The catalog entry for a message, from its root field, the attribute or a discriminator."""
+    for candidate in (root_field, subscription):
+        if candidate:
+            found = catalog.by_field(candidate)
+            if found is not None:
+                return found
+    if isinstance(message, dict):
+        for key in _DISCRIMINATORS:
+            name = message.get(key)
+            if isinstance(name, str):
+                found = catalog.by_name(name) or catalog.by_name(name.removesuffix("Message"))
+                if found is not None:
+                    return found
+    return None
+
+
+def parse_envelope(data: bytes, subscription: str | None = None) -> Envelope:
+    """Parse one frame into an :class:`Envelope` or raise :class:`FrameError` saying why not."""
+    frame = _loads(data)
+    if not isinstance(frame, dict):
+        raise FrameError("parse", f"frame is JSON {type(frame).__name__}, not an object")
+    frame_type = frame.get("type")
+    op_id = frame.get("id")
+    op_id = str(op_id) if op_id is not None else None
+    payload = frame.get("payload")
+    if frame_type == "error":
+        reason = "; ".join(_error_messages(payload)) or "error frame without payload"
+        raise FrameError("graphql_error", f"server error for operation {op_id}: {reason}")
+    if frame_type not in _DATA_FRAME_TYPES:
+        raise FrameError("parse", f"not a data frame: type={frame_type!r}")
+    if not isinstance(payload, dict):
+        raise FrameError("parse", "data frame without an object payload")
+    errors = payload.get("errors")
+    body = payload.get("data")
+    if not body:
+        if errors:
+            raise FrameError(
+                "graphql_error", "GraphQL errors: " + "; ".join(_error_messages(errors))
+            )
+        raise FrameError("parse", "data frame with neither data nor errors")
+    if not isinstance(body, dict) or len(body) != 1:
+        raise FrameError("parse", "payload.data must hold exactly one root field")
+    ((root_field, message),) = body.items()
+    message_type = classify(root_field, subscription, message)
+    if message_type is None:
+        raise FrameError("unknown_type", f"unknown message type: root field {root_field!r}")
+    if not isinstance(message, dict):
+        raise FrameError(
+            "validate", f"{message_type.name}: message is {type(message).__name__}, not an object"
+        )
+    partial = tuple(_error_messages(errors)) if errors else ()
+    return Envelope(message_type, op_id, message, partial)

@@ -1,0 +1,247 @@
+"""Validate a Tote message against its catalog entry and normalise it into column values.
+
+Each column of a type names the payload paths it may come from and a :class:`~pipeline.catalog.Kind`
+that says how to normalise it.  Keys are looked up in camelCase and, failing that, PascalCase
+(Tote's docs show both).  Unknown fields are ignored here (they survive in the ``payload`` column).
+
+Money is exact: amounts arrive as ``Decimal`` (see ``pipeline.envelope``) or strings and leave as
+plain decimal strings (``"6645.4"``), which BigQuery NUMERIC accepts and JSON keeps exact.
+NUMERIC holds at most 9 decimal places, so more precise amounts are rounded half-even to 9.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any
+
+from pipeline.catalog import Column, Kind, MessageType
+
+__all__ = ["ValidationError", "decimal_text", "lookup", "normalize"]
+
+_NINE_PLACES = Decimal("1e-9")
+_NUMERIC_MAX = Decimal("1e29")
+
+
+class ValidationError(ValueError):
+    """A message that does not satisfy its catalog entry; ``problems`` lists every issue."""
+
+    def __init__(self, message_type: str, problems: list[str]) -> None:
+        super().__init__(f"{message_type}: " + "; ".join(problems))
+        self.problems = problems
+
+
+class _Invalid(ValueError):
+    """One field's problem, collected into a ValidationError."""
+
+
+def _get(obj: Any, key: str) -> Any:
+    if not isinstance(obj, dict):
+        return None
+    value = obj.get(key)
+    if value is None and key:
+        value = obj.get(key[0].upper() + key[1:])
+    return value
+
+
+def lookup(message: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path (``total.grossAmounts``), or ``None`` when absent."""
+    value: Any = message
+    for part in path.split("."):
+        value = _get(value, part)
+        if value is None:
+            return None
+    return value
+
+
+def decimal_text(value: Any, what: str = "amount") -> str:
+    """An exact decimal string for NUMERIC from a Decimal, int or numeric string."""
+    if isinstance(value, bool):
+        raise _Invalid(f"{what}: expected a number, got a boolean")
+    if isinstance(value, float):  # only from callers that did not parse with Decimal
+        value = repr(value)
+    try:
+        number = Decimal(value) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, TypeError, ValueError):
+        raise _Invalid(f"{what}: not a decimal number: {value!r}") from None
+    if not number.is_finite():
+        raise _Invalid(f"{what}: not a finite number: {value!r}")
+    if abs(number) >= _NUMERIC_MAX:
+        raise _Invalid(f"{what}: {value!r} is out of NUMERIC range")
+    if number.as_tuple().exponent < -9:  # type: ignore[operator]
+        number = number.quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN)
+    return format(number.normalize() if number == number.to_integral() else number, "f")
+
+
+def _text(value: Any, what: str) -> str:
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        text = str(value)
+    else:
+        raise _Invalid(f"{what}: expected a string, got {type(value).__name__}")
+    if not text:
+        raise _Invalid(f"{what}: empty string")
+    return text
+
+
+def _bool(value: Any, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise _Invalid(f"{what}: expected a boolean, got {value!r}")
+
+
+def _currency(money: Any, what: str) -> str | None:
+    code = _get(money, "currency")
+    if isinstance(code, dict):
+        code = _get(code, "code")
+    if code is None:
+        return None
+    return _text(code, f"{what}.currency").upper()
+
+
+def _money(money: Any, what: str) -> dict[str, Any]:
+    if not isinstance(money, dict):
+        raise _Invalid(f"{what}: expected a Money object, got {type(money).__name__}")
+    amount = _get(money, "decimalAmount")
+    if amount is None:
+        amount = _get(money, "amount")
+    if amount is None:
+        raise _Invalid(f"{what}: Money without decimalAmount")
+    return {
+        "amount": decimal_text(amount, f"{what}.decimalAmount"),
+        "currency": _currency(money, what),
+    }
+
+
+def _money_list(value: Any, what: str) -> list[dict[str, Any]]:
+    if isinstance(value, dict):  # a single Money where a list was expected
+        value = [value]
+    if not isinstance(value, list):
+        raise _Invalid(f"{what}: expected a list of Money, got {type(value).__name__}")
+    return [_money(m, f"{what}[{i}]") for i, m in enumerate(value)]
+
+
+def _first_money(value: Any, what: str) -> dict[str, Any] | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return None if value is None else _money(value, what)
+
+
+def _dividends(value: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _Invalid(f"{what}: expected a list, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _Invalid(f"{what}[{i}]: expected an object")
+        dividend = _get(item, "dividend")
+        dividend = dividend if isinstance(dividend, dict) else item
+        money = _get(dividend, "amount")
+        if money is None:
+            money = _get(dividend, "amounts")
+        amount = (
+            _first_money(money, f"{what}[{i}].amount") if isinstance(money, (dict, list)) else None
+        )
+        if amount is None and money is not None:
+            amount = {"amount": decimal_text(money, f"{what}[{i}].amount"), "currency": None}
+        selections: list[str] = []
+        for leg in _get(item, "legs") or []:
+            for sel in _get(leg, "selections") or []:
+                sel_id = _get(sel, "id") or _get(sel, "selectionId")
+                if sel_id:
+                    selections.append(_text(sel_id, f"{what}[{i}].selection").lower())
+        out.append(
+            {
+                "name": _opt_text(_get(dividend, "name")),
+                "type": _opt_enum(_get(dividend, "type")),
+                "status": _opt_enum(_get(dividend, "status")),
+                "amount": amount["amount"] if amount else None,
+                "currency": amount["currency"] if amount else None,
+                "selection_ids": selections,
+            }
+        )
+    return out
+
+
+def _results(value: Any, what: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise _Invalid(f"{what}: expected a list, got {type(value).__name__}")
+    out = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise _Invalid(f"{what}[{i}]: expected an object")
+        position = _get(item, "finishingPosition")
+        if position is None:
+            position = _get(item, "position")
+        out.append(
+            {
+                "competitor_id": _opt_text(_get(item, "competitorId") or _get(item, "id")),
+                "finishing_position": None if position is None else str(position),
+                "status": _opt_enum(_get(item, "status")),
+            }
+        )
+    return out
+
+
+def _opt_text(value: Any) -> str | None:
+    return None if value is None else str(value).strip()
+
+
+def _opt_enum(value: Any) -> str | None:
+    return None if value is None else str(value).strip().upper()
+
+
+def _convert(column: Column, value: Any, what: str) -> Any:
+    kind = column.kind
+    if kind is Kind.ID:
+        return _text(value, what).lower()
+    if kind is Kind.SLUG or kind is Kind.TEXT:
+        return _text(value, what) if kind is Kind.SLUG else str(value)
+    if kind is Kind.ENUM:
+        return _text(value, what).upper()
+    if kind is Kind.BOOL:
+        return _bool(value, what)
+    if kind is Kind.MONEY_LIST:
+        return _money_list(value, what)
+    if kind is Kind.MONEY_AMOUNT:
+        money = _first_money(value, what)
+        return money["amount"] if money else None
+    if kind is Kind.MONEY_CURRENCY:
+        money = _first_money(value, what)
+        return money["currency"] if money else None
+    if kind is Kind.DIVIDENDS:
+        return _dividends(value, what)
+    if kind is Kind.RESULTS:
+        return _results(value, what)
+    raise AssertionError(f"unhandled kind {kind}")  # the catalog test covers every kind
+
+
+def normalize(message_type: MessageType, message: dict[str, Any]) -> dict[str, Any]:
+    """Column values for ``message``; raises :class:`ValidationError` listing every problem.
+
+    Optional columns whose sources are absent are ``None`` (repeated ones ``[]``); a required
+    column that is absent or invalid, or an optional one present with a wrong type, is a problem.
+    """
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for column in message_type.columns:
+        raw = None
+        source = column.sources[0] if column.sources else column.name
+        for source in column.sources:
+            raw = lookup(message, source)
+            if raw is not None:
+                break
+        if raw is None:
+            if column.required:
+                problems.append(f"missing required field {column.sources[0]}")
+            values[column.name] = [] if column.mode == "REPEATED" else None
+            continue
+        try:
+            values[column.name] = _convert(column, raw, source)
+        except _Invalid as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ValidationError(message_type.name, problems)
+    return values

@@ -1,0 +1,63 @@
+"""Command-line options of the streaming pipeline (``python -m pipeline --help``).
+
+Beam's own options (``--runner``, ``--project``, ``--region``, ``--temp_location``,
+``--setup_file``, ``--job_name``, ``--update``, ...) pass straight through to ``PipelineOptions``.
+The same flags serve the local run (BundleBasedDirectRunner + emulators) and Dataflow; the
+Dataflow flex template exposes them as parameters.
+"""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline import catalog
+
+__all__ = ["ToteOptions"]
+
+
+class ToteOptions(PipelineOptions):
+    """tote-realtime's own pipeline options."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--ingress_subscription",
+            default=catalog.INGRESS_SUBSCRIPTION,
+            help="Ingress subscription: a name in --pubsub_project or a full "
+            "projects/P/subscriptions/S path.",
+        )
+        parser.add_argument(
+            "--pubsub_project",
+            default=None,
+            help="Project of the ingress subscription and output topics (default: --project).",
+        )
+        parser.add_argument(
+            "--bq_project",
+            default=None,
+            help="Project of the BigQuery dataset (default: --project).",
+        )
+        parser.add_argument("--dataset", default=catalog.DATASET, help="BigQuery dataset.")
+        parser.add_argument(
+            "--topic_prefix",
+            default="",
+            help="Prefix for the typed and dead-letter topic names (e.g. 'staging-').",
+        )
+        parser.add_argument(
+            "--transport_dedup_window_s",
+            type=int,
+            default=600,
+            help="How long a frame_id is remembered to drop redeliveries (seconds).",
+        )
+        parser.add_argument(
+            "--semantic_dedup_ttl_s",
+            type=int,
+            default=3600,
+            help="How long unchanged state for an entity is suppressed after it was emitted "
+            "(seconds); after that an unchanged re-send passes again.",
+        )
+        parser.add_argument(
+            "--bigquery",
+            default="on",
+            choices=("on", "off"),
+            help="Write to BigQuery ('off' publishes to topics only, e.g. for load tests).",
+        )
