@@ -1,0 +1,116 @@
+"""The web app's configuration, read from the environment in one place.
+
+Every knob has a default that suits a small Cloud Run / VM instance, and a bad value stops the
+app at start-up with a message naming the variable (never at the first request).  Secrets
+(``SSE_TOKEN``) are kept out of ``repr`` so they never reach a log line.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["Config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one web app instance.
+
+    ``pubsub_enabled=False`` runs the app without Pub/Sub (unit tests, demos): events are then
+    injected into the in-process bus directly.  ``max_streams`` must stay below the gunicorn
+    thread count (``gunicorn_conf.py`` derives one from the other) so that ``/health`` always has
+    a thread left.
+    """
+
+    project: str = "local-project"
+    topic_prefix: str = ""
+    pubsub_enabled: bool = True
+    token: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ()
+    max_streams_per_client: int = 10
+    max_streams: int = 1200
+    buffer_size: int = 10_000
+    client_queue: int = 1_000
+    heartbeat_seconds: float = 15.0
+    retry_ms: int = 3_000
+    flush_interval: float = 0.05
+    write_timeout: float = 10.0
+    send_buffer_bytes: int = 0
+    trusted_proxy_hops: int = 0
+    subscription_ttl_days: int = 1
+    port: int = 8080
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Build the configuration from ``env`` (default: ``os.environ``)."""
+        env = os.environ if env is None else env
+        origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
+        token = env.get("SSE_TOKEN", "").strip() or None
+        config = cls(
+            project=env.get("GOOGLE_CLOUD_PROJECT", "").strip() or "local-project",
+            topic_prefix=env.get("WEBAPP_TOPIC_PREFIX", "").strip(),
+            pubsub_enabled=_bool(env, "WEBAPP_PUBSUB", True),
+            token=token,
+            cors_origins=origins,
+            max_streams_per_client=_int(env, "SSE_MAX_STREAMS_PER_CLIENT", 10, 1),
+            max_streams=_int(env, "SSE_MAX_STREAMS", 1200, 1),
+            buffer_size=_int(env, "SSE_BUFFER_SIZE", 10_000, 1),
+            client_queue=_int(env, "SSE_CLIENT_QUEUE", 1_000, 1),
+            heartbeat_seconds=_float(env, "SSE_HEARTBEAT_SECONDS", 15.0, 0.1),
+            retry_ms=_int(env, "SSE_RETRY_MS", 3_000, 0),
+            flush_interval=_float(env, "SSE_FLUSH_INTERVAL", 0.05, 0.0),
+            write_timeout=_float(env, "SSE_WRITE_TIMEOUT", 10.0, 0.1),
+            send_buffer_bytes=_int(env, "SSE_SEND_BUFFER_BYTES", 0, 0),
+            trusted_proxy_hops=_int(env, "WEBAPP_TRUSTED_PROXY_HOPS", 0, 0),
+            subscription_ttl_days=_int(env, "WEBAPP_SUBSCRIPTION_TTL_DAYS", 1, 1),
+            port=_int(env, "PORT", 8080, 1),
+        )
+        if config.client_queue > config.buffer_size:
+            raise ConfigError(
+                f"SSE_CLIENT_QUEUE ({config.client_queue}) must not exceed SSE_BUFFER_SIZE "
+                f"({config.buffer_size}): a client's queue is a window on the ring buffer"
+            )
+        return config

@@ -1,0 +1,71 @@
+"""Which events a client asked for: ``?types=``, ``?product_id=``, ``?event_id=``.
+
+Each parameter takes a comma-separated list and may repeat.  An event passes when its stream is
+one of ``types`` (all streams when absent) **and**, for every id filter given, the event carries
+that key with one of the listed values: asking for ``product_id=X`` means "only events about
+product X", so event-level streams (no product id) are not sent.  Product ids compare
+lower-cased (the pipeline lower-cases UUIDs); event ids are readable slugs and compare as sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pipeline import catalog
+from webapp.events import Event
+
+__all__ = ["STREAMS", "EventFilter", "FilterError"]
+
+STREAMS: tuple[str, ...] = tuple(t.stream for t in catalog.TOPICS)
+_MAX_VALUES = 200
+
+
+class FilterError(ValueError):
+    """A filter parameter is invalid (answered with HTTP 400 and this message)."""
+
+
+def _values(raw: Iterable[str], name: str) -> frozenset[str] | None:
+    values = [v.strip() for item in raw for v in item.split(",") if v.strip()]
+    if not values:
+        return None
+    if len(values) > _MAX_VALUES:
+        raise FilterError(f"too many values for {name!r} (at most {_MAX_VALUES})")
+    return frozenset(values)
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """A client's selection; ``None`` means "no restriction" for that dimension."""
+
+    streams: frozenset[str] | None = None
+    product_ids: frozenset[str] | None = None
+    event_ids: frozenset[str] | None = None
+
+    @classmethod
+    def from_query(cls, args: Mapping[str, Iterable[str]]) -> EventFilter:
+        """Build from query parameters given as ``{name: [values...]}``."""
+        streams = _values(args.get("types", ()), "types")
+        if streams is not None:
+            unknown = sorted(streams - set(STREAMS))
+            if unknown:
+                raise FilterError(
+                    f"unknown event type(s) {', '.join(unknown)}; known: {', '.join(STREAMS)}"
+                )
+        products = _values(args.get("product_id", ()), "product_id")
+        return cls(
+            streams=streams,
+            product_ids=frozenset(p.lower() for p in products) if products else None,
+            event_ids=_values(args.get("event_id", ()), "event_id"),
+        )
+
+    @property
+    def is_everything(self) -> bool:
+        return self.streams is None and self.product_ids is None and self.event_ids is None
+
+    def matches(self, event: Event) -> bool:
+        if self.streams is not None and event.stream not in self.streams:
+            return False
+        if self.product_ids is not None and event.keys.get("product_id") not in self.product_ids:
+            return False
+        return self.event_ids is None or event.keys.get("event_id") in self.event_ids

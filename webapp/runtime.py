@@ -1,0 +1,78 @@
+"""Everything one app instance owns at run time, and its orderly start and shutdown.
+
+Shutdown order matters: stop taking Pub/Sub messages first (in-flight callbacks finish and are
+acknowledged into the bus), then end every open stream with a final flush (``bus.close``), then
+delete this instance's subscriptions.  ``shutdown`` is idempotent; gunicorn's SIGTERM hook,
+``atexit`` and tests may all call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from webapp.bus import EventBus
+from webapp.config import Config
+from webapp.limits import StreamLimiter
+from webapp.subscriber import TopicSubscriber
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.bus = EventBus(
+            buffer_size=config.buffer_size,
+            client_queue=config.client_queue,
+            write_timeout=config.write_timeout,
+        )
+        self.limiter = StreamLimiter(config.max_streams_per_client, config.max_streams)
+        self.subscriber: TopicSubscriber | None = None
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(target=self._reap, name="sse-reaper", daemon=True)
+        self._shutdown_lock = threading.Lock()
+        self._shut_down = False
+
+    def start(self) -> Runtime:
+        self._reaper.start()
+        if self.config.pubsub_enabled:
+            self.subscriber = TopicSubscriber(
+                self.bus,
+                self.config.project,
+                prefix=self.config.topic_prefix,
+                ttl_days=self.config.subscription_ttl_days,
+            )
+            self.subscriber.start()
+        return self
+
+    @property
+    def ready(self) -> bool:
+        return not self._shut_down and (self.subscriber is None or self.subscriber.ready)
+
+    def _reap(self) -> None:
+        interval = min(0.5, self.config.write_timeout / 4)
+        while not self._stop.wait(interval):
+            for client in self.bus.reap():
+                log.warning(
+                    "dropped slow SSE client #%d (%s): %d events behind",
+                    client.number,
+                    client.address,
+                    client.lag(),
+                )
+
+    def shutdown(self) -> None:
+        # The lock is held throughout: a second caller waits until the first has finished.
+        with self._shutdown_lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+            log.info("shutting down: stopping subscriptions, closing streams")
+            if self.subscriber is not None:
+                self.subscriber.stop_pulling()
+            self._stop.set()
+            self.bus.close()
+            if self.subscriber is not None:
+                self.subscriber.close()
