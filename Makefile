@@ -62,6 +62,132 @@ bench: install
 # --- webapp ---------------------------------------------------------------------------------------
 
 # --- deploy (Terraform, Dataflow flex template, images) -------------------------------------------
+# The path in docs/deployment.md, in order: tf-state-bucket (once), tf-init, then `make deploy`
+# (= tf-bootstrap, build-and-push, template-build, tf-apply), then dataflow-run the first time
+# and dataflow-update afterwards. PROJECT and REGION are required by every cloud target.
+PROJECT ?=
+REGION ?=
+IMAGE_REPO ?= $(REGION)-docker.pkg.dev/$(PROJECT)/tote
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)
+TF_STATE_BUCKET ?= $(PROJECT)-tfstate
+TF_APPLY_FLAGS ?=
+DATAFLOW_BUCKET ?= $(PROJECT)-tote-dataflow
+DATAFLOW_JOB ?= tote-pipeline
+DATAFLOW_MAX_WORKERS ?= 3
+DATAFLOW_MACHINE_TYPE ?= n2-standard-2
+# For an update that renames steps: TRANSFORM_NAME_MAPPINGS='Old=New,...' (see docs/operations.md)
+TRANSFORM_NAME_MAPPINGS ?=
+
+TF := terraform -chdir=terraform
+TF_VARS = -var 'project_id=$(PROJECT)' -var 'region=$(REGION)' \
+	-var 'connector_image=$(IMAGE_REPO)/connector:$(IMAGE_TAG)' \
+	-var 'webapp_image=$(IMAGE_REPO)/webapp:$(IMAGE_TAG)' \
+	-var 'dataflow_job_name=$(DATAFLOW_JOB)'
+LAUNCHER_IMAGE = $(IMAGE_REPO)/dataflow-launcher:$(IMAGE_TAG)
+TEMPLATE_PATH = gs://$(DATAFLOW_BUCKET)/templates/tote-pipeline.json
+DATAFLOW_SA = tote-dataflow@$(PROJECT).iam.gserviceaccount.com
+# Subscription, dataset and topic names default to pipeline/catalog.py inside the pipeline.
+DATAFLOW_PARAMETERS = pubsub_project=$(PROJECT),bq_project=$(PROJECT)
+DATAFLOW_RUN = gcloud dataflow flex-template run $(DATAFLOW_JOB) \
+	--project=$(PROJECT) --region=$(REGION) \
+	--template-file-gcs-location=$(TEMPLATE_PATH) \
+	--service-account-email=$(DATAFLOW_SA) \
+	--staging-location=gs://$(DATAFLOW_BUCKET)/staging \
+	--temp-location=gs://$(DATAFLOW_BUCKET)/temp \
+	--enable-streaming-engine \
+	--max-workers=$(DATAFLOW_MAX_WORKERS) \
+	--worker-machine-type=$(DATAFLOW_MACHINE_TYPE) \
+	--parameters=$(DATAFLOW_PARAMETERS)
+
+# $(call deploy-require,VARS): stop with a clear message when a required variable is empty.
+deploy-require = $(foreach v,$(1),$(if $(strip $($(v))),,$(error $(v) is not set: run make $@ $(v)=... (e.g. make $@ PROJECT=my-project REGION=europe-west2))))
+
+.PHONY: tf-catalog template-metadata tf-fmt tf-state-bucket tf-init tf-bootstrap tf-plan \
+	tf-apply tf-destroy build-and-push template-build dataflow-run dataflow-update \
+	dataflow-drain dataflow-status deploy
+
+# Regenerate the files derived from pipeline/catalog.py and pipeline/options.py.
+tf-catalog: $(VENV)/.installed
+	$(PY) -m deploy.export_catalog
+
+template-metadata: $(VENV)/.installed
+	$(PY) -m deploy.flex_template_metadata
+
+tf-fmt:
+	terraform fmt -recursive terraform
+
+# Once per project: the bucket that holds Terraform state (versioned, so a bad apply can be undone).
+tf-state-bucket:
+	$(call deploy-require,PROJECT REGION)
+	gcloud storage buckets create gs://$(TF_STATE_BUCKET) --project=$(PROJECT) --location=$(REGION) --uniform-bucket-level-access
+	gcloud storage buckets update gs://$(TF_STATE_BUCKET) --versioning
+
+tf-init:
+	$(call deploy-require,PROJECT)
+	$(TF) init -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=prefix=tote-realtime
+
+# APIs, the image repository and the Dataflow bucket: what must exist before images are pushed.
+tf-bootstrap:
+	$(call deploy-require,PROJECT REGION)
+	$(TF) apply $(TF_APPLY_FLAGS) $(TF_VARS) -target=google_project_service.enabled \
+		-target=google_artifact_registry_repository.images -target=google_storage_bucket.dataflow
+
+tf-plan:
+	$(call deploy-require,PROJECT REGION)
+	$(TF) plan $(TF_VARS)
+
+tf-apply:
+	$(call deploy-require,PROJECT REGION)
+	$(TF) apply $(TF_APPLY_FLAGS) $(TF_VARS)
+
+tf-destroy:
+	$(call deploy-require,PROJECT REGION)
+	$(TF) destroy $(TF_VARS)
+
+# The connector, web app and flex-template launcher images, tagged with the commit.
+build-and-push:
+	$(call deploy-require,PROJECT REGION)
+	gcloud auth configure-docker $(REGION)-docker.pkg.dev --quiet
+	docker buildx build --platform=linux/amd64 --push -f deploy/connector.Dockerfile -t $(IMAGE_REPO)/connector:$(IMAGE_TAG) .
+	docker buildx build --platform=linux/amd64 --push -f deploy/webapp.Dockerfile -t $(IMAGE_REPO)/webapp:$(IMAGE_TAG) .
+	docker buildx build --platform=linux/amd64 --push -f deploy/flex_template/Dockerfile -t $(LAUNCHER_IMAGE) .
+
+template-build:
+	$(call deploy-require,PROJECT REGION)
+	gcloud dataflow flex-template build $(TEMPLATE_PATH) --project=$(PROJECT) \
+		--image=$(LAUNCHER_IMAGE) --sdk-language=PYTHON \
+		--metadata-file=deploy/flex_template/metadata.json
+
+# Launch the streaming job (first time, or after a drain).
+dataflow-run:
+	$(call deploy-require,PROJECT REGION)
+	$(DATAFLOW_RUN)
+
+# Replace the running job in place: same name, so Dataflow carries its state over; steps are
+# matched by label, renamed ones through TRANSFORM_NAME_MAPPINGS.
+dataflow-update:
+	$(call deploy-require,PROJECT REGION)
+	$(DATAFLOW_RUN) --update $(if $(TRANSFORM_NAME_MAPPINGS),--transform-name-mappings=$(TRANSFORM_NAME_MAPPINGS))
+
+# Stop reading, finish everything in flight, then stop (no data lost; the subscription keeps
+# whatever arrives meanwhile).
+dataflow-drain:
+	$(call deploy-require,PROJECT REGION)
+	@job_id=$$(gcloud dataflow jobs list --project=$(PROJECT) --region=$(REGION) --status=active \
+		--filter='name=$(DATAFLOW_JOB)' --format='value(id)'); \
+	if [ -z "$$job_id" ]; then echo "no active job named $(DATAFLOW_JOB) in $(REGION)" >&2; exit 1; fi; \
+	echo "draining $(DATAFLOW_JOB) ($$job_id)"; \
+	gcloud dataflow jobs drain $$job_id --project=$(PROJECT) --region=$(REGION)
+
+dataflow-status:
+	$(call deploy-require,PROJECT REGION)
+	gcloud dataflow jobs list --project=$(PROJECT) --region=$(REGION) --filter='name=$(DATAFLOW_JOB)' --limit=5
+
+# Everything but the Dataflow job, in the order that works on an empty project.
+deploy:
+	$(call deploy-require,PROJECT REGION)
+	$(MAKE) tf-bootstrap build-and-push template-build tf-apply
+	@echo "Now: make dataflow-run (first time) or make dataflow-update (job already running)."
 
 clean:
 	rm -rf $(VENV) $(BQVENV) $(RUN_DIR) *.egg-info

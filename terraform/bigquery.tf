@@ -1,0 +1,50 @@
+# BigQuery: one dataset; the raw, typed and dead-letter tables with the catalog's schemas
+# (day-partitioned on event time, clustered on entity ids, money as NUMERIC); the analyst views.
+# The pipeline streams into these tables with CREATE_NEVER: Terraform owns their shape.
+
+resource "google_bigquery_dataset" "tote" {
+  dataset_id  = local.catalog.dataset
+  location    = var.bigquery_location
+  description = "tote-realtime: Tote pool-betting messages, raw and typed, with dead letters."
+
+  delete_contents_on_destroy = false
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_bigquery_table" "catalog" {
+  for_each = local.catalog.tables
+
+  dataset_id  = google_bigquery_dataset.tote.dataset_id
+  table_id    = each.key
+  description = each.value.description
+  schema      = file("${path.module}/generated/${each.value.schema_file}")
+
+  time_partitioning {
+    type                     = "DAY"
+    field                    = each.value.partition_field
+    expiration_ms            = var.partition_expiration_days > 0 ? var.partition_expiration_days * 86400000 : null
+    require_partition_filter = false
+  }
+
+  clustering = each.value.clustering
+
+  deletion_protection = var.deletion_protection
+}
+
+resource "google_bigquery_table" "view" {
+  for_each = local.view_files
+
+  dataset_id = google_bigquery_dataset.tote.dataset_id
+  table_id   = each.key
+
+  view {
+    query          = templatefile(each.value, { project = var.project_id, dataset = google_bigquery_dataset.tote.dataset_id })
+    use_legacy_sql = false
+  }
+
+  deletion_protection = false
+
+  # A view is validated against its tables when created.
+  depends_on = [google_bigquery_table.catalog]
+}

@@ -1,0 +1,40 @@
+# Start the connector at 06:00 and stop it at 23:00 UK time. The time zone is Europe/London,
+# not UTC, so the window follows the clocks through BST. Each call carries an OIDC token of the
+# scheduler account whose audience is the service URL: Cloud Run checks roles/run.invoker and
+# the connector checks the token's email against ALLOWED_INVOKERS.
+
+locals {
+  connector_schedule = {
+    start = { cron = var.connector_start_cron, path = "/start", what = "Open the Tote websocket" }
+    stop  = { cron = var.connector_stop_cron, path = "/stop", what = "Close the Tote websocket" }
+  }
+}
+
+resource "google_cloud_scheduler_job" "connector" {
+  for_each = local.connector_schedule
+
+  name             = "tote-connector-${each.key}"
+  description      = "${each.value.what} (tote-realtime)."
+  region           = var.region
+  schedule         = each.value.cron
+  time_zone        = "Europe/London"
+  attempt_deadline = "60s"
+
+  retry_config {
+    retry_count          = 5
+    min_backoff_duration = "10s"
+    max_backoff_duration = "300s"
+  }
+
+  http_target {
+    http_method = "POST"
+    uri         = "${local.connector_url}${each.value.path}"
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = local.connector_url
+    }
+  }
+
+  depends_on = [google_cloud_run_v2_service_iam_member.scheduler_invokes_connector]
+}

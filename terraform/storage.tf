@@ -1,0 +1,33 @@
+# Where the images and the Dataflow files live. Both exist before any image is pushed
+# (make tf-bootstrap applies only these and the APIs, see docs/deployment.md).
+
+resource "google_artifact_registry_repository" "images" {
+  repository_id = var.artifact_repository
+  location      = var.region
+  format        = "DOCKER"
+  description   = "tote-realtime images: connector, web app, Dataflow flex-template launcher."
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Staging and temp files of the Dataflow job and the flex template spec.
+resource "google_storage_bucket" "dataflow" {
+  name                        = local.dataflow_bucket
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+
+  # Temp files are only needed while a job runs; staged packages are re-uploaded at launch.
+  lifecycle_rule {
+    condition {
+      age            = 30
+      matches_prefix = ["temp/", "staging/"]
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}

@@ -1,0 +1,224 @@
+# Inputs. Only project_id and region are required; everything else has a default that suits a
+# single production project. No variable carries a secret: secret values go straight into
+# Secret Manager (docs/deployment.md), never through Terraform.
+
+variable "project_id" {
+  type        = string
+  description = "Google Cloud project that hosts everything."
+}
+
+variable "region" {
+  type        = string
+  description = "Region for Cloud Run, Dataflow, Scheduler, Artifact Registry and the bucket (e.g. europe-west2, London)."
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Extra labels on every resource that takes them (app = tote-realtime is always set)."
+  default     = {}
+}
+
+# --- images -----------------------------------------------------------------------------------------
+
+variable "artifact_repository" {
+  type        = string
+  description = "Artifact Registry Docker repository for the three images."
+  default     = "tote"
+}
+
+variable "connector_image" {
+  type        = string
+  description = "Connector image reference; make tf-plan passes the tag make build-and-push pushed."
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
+variable "webapp_image" {
+  type        = string
+  description = "Web app image reference; make tf-plan passes the tag make build-and-push pushed."
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}
+
+# --- Pub/Sub ----------------------------------------------------------------------------------------
+
+variable "ingress_topic_retention" {
+  type        = string
+  description = "How long the ingress topic keeps frames (acknowledged or not) for seek-based replays."
+  default     = "604800s"
+}
+
+variable "ingress_max_delivery_attempts" {
+  type        = number
+  description = "Deliveries of one ingress frame before Pub/Sub moves it to the dead-letter topic (5-100); 0 removes the policy."
+  default     = 20
+
+  validation {
+    condition     = var.ingress_max_delivery_attempts == 0 || (var.ingress_max_delivery_attempts >= 5 && var.ingress_max_delivery_attempts <= 100)
+    error_message = "ingress_max_delivery_attempts must be 0 (no policy) or between 5 and 100."
+  }
+}
+
+# --- BigQuery ---------------------------------------------------------------------------------------
+
+variable "bigquery_location" {
+  type        = string
+  description = "BigQuery dataset location (a region such as europe-west2, or EU)."
+  default     = "europe-west2"
+}
+
+variable "partition_expiration_days" {
+  type        = number
+  description = "Days a daily partition is kept; 0 keeps data forever."
+  default     = 0
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "Refuse to destroy tables holding data (set false only to tear a test project down)."
+  default     = true
+}
+
+# --- Cloud Run --------------------------------------------------------------------------------------
+
+variable "connector_watchdog_seconds" {
+  type        = number
+  description = "Seconds without any GraphQL traffic before the connector reconnects."
+  default     = 30
+}
+
+variable "connector_operators" {
+  type        = list(string)
+  description = "Emails (users or service accounts) allowed to call the connector's control API besides Cloud Scheduler."
+  default     = []
+}
+
+variable "webapp_public" {
+  type        = bool
+  description = "Let browsers reach the web app without Google credentials (the SSE token still applies)."
+  default     = true
+}
+
+variable "webapp_concurrency" {
+  type        = number
+  description = "Concurrent requests (mostly open SSE streams) per web app instance."
+  default     = 1000
+}
+
+variable "webapp_min_instances" {
+  type        = number
+  description = "Web app instances kept warm."
+  default     = 1
+}
+
+variable "webapp_max_instances" {
+  type        = number
+  description = "Upper bound on web app instances (each holds one set of Pub/Sub subscriptions)."
+  default     = 5
+}
+
+variable "webapp_topic_prefix" {
+  type        = string
+  description = "WEBAPP_TOPIC_PREFIX: prefix of the typed topic names the web app subscribes to (the pipeline's --topic_prefix)."
+  default     = ""
+}
+
+variable "webapp_cors_origins" {
+  type        = list(string)
+  description = "Origins allowed to open SSE streams from another site."
+  default     = []
+}
+
+# --- Scheduler --------------------------------------------------------------------------------------
+
+variable "connector_start_cron" {
+  type        = string
+  description = "When Scheduler opens the Tote websocket (Europe/London)."
+  default     = "0 6 * * *"
+}
+
+variable "connector_stop_cron" {
+  type        = string
+  description = "When Scheduler closes the Tote websocket (Europe/London)."
+  default     = "0 23 * * *"
+}
+
+# --- Dataflow ---------------------------------------------------------------------------------------
+
+variable "dataflow_bucket" {
+  type        = string
+  description = "Bucket for Dataflow staging/temp files and the flex template spec (default: <project_id>-tote-dataflow)."
+  default     = null
+}
+
+variable "dataflow_job_enabled" {
+  type        = bool
+  description = "Let Terraform launch and update the streaming job from the flex template (otherwise make dataflow-run does)."
+  default     = false
+}
+
+variable "dataflow_job_name" {
+  type        = string
+  description = "Streaming job name; stable, so updates replace the job in place (the Makefile uses the same)."
+  default     = "tote-pipeline"
+}
+
+variable "dataflow_max_workers" {
+  type        = number
+  description = "Autoscaling ceiling of the streaming job."
+  default     = 3
+}
+
+variable "dataflow_machine_type" {
+  type        = string
+  description = "Worker machine type."
+  default     = "n2-standard-2"
+}
+
+# --- monitoring -------------------------------------------------------------------------------------
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "Email addresses notified by every alert policy."
+  default     = []
+}
+
+variable "notification_channel_ids" {
+  type        = list(string)
+  description = "Existing notification channels (projects/P/notificationChannels/N) to notify as well."
+  default     = []
+}
+
+variable "runbook_base_url" {
+  type        = string
+  description = "Where the repository is browsable; alert texts link to <this>/docs/operations.md."
+  default     = "https://github.com/tote-realtime/tote-realtime/blob/main"
+}
+
+variable "racing_hours_utc" {
+  type        = object({ start = number, end = number })
+  description = "UTC hours [start, end) in which ingress silence is an alert (UK racing, GMT and BST)."
+  default     = { start = 12, end = 21 }
+}
+
+variable "connector_silence_minutes" {
+  type        = number
+  description = "Minutes without an ingress frame that count as silence during racing hours."
+  default     = 10
+}
+
+variable "backlog_age_threshold_s" {
+  type        = number
+  description = "Alert when the oldest unacknowledged ingress frame is older than this (seconds)."
+  default     = 300
+}
+
+variable "dead_letter_threshold" {
+  type        = number
+  description = "Alert when more dead letters than this arrive in 5 minutes."
+  default     = 0
+}
+
+variable "system_lag_threshold_s" {
+  type        = number
+  description = "Alert when the Dataflow job's system lag exceeds this (seconds)."
+  default     = 120
+}
