@@ -137,7 +137,9 @@ class TransportDedupFn(beam.DoFn):
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> None:
         horizon = fired.micros - self.window_micros
-        keep = [(fid, t) for fid, t in seen.read() if t > horizon]
+        entries = list(seen.read())
+        keep = [(fid, t) for fid, t in entries if t > horizon]
+        self.counters.inc("transport_ids_expired", len(entries) - len(keep))
         seen.clear()
         next_expiry.clear()
         for entry in keep:
@@ -217,6 +219,7 @@ class SemanticDedupFn(beam.DoFn):
         due = current[1] + self.ttl_micros
         if fired.micros >= due:
             last.clear()
+            self.counters.inc("semantic_state_expired")
         else:  # an out-of-order element moved the timer earlier than the latest emission
             expire.set(Timestamp(micros=due))
 
@@ -245,6 +248,8 @@ class ProcessFrames(beam.PTransform):
         routed = unique | "RouteFrames" >> beam.ParDo(RouteFrameFn()).with_outputs(
             RouteFrameFn.RAW, RouteFrameFn.DEAD, main="typed"
         )
+        # Tagged outputs carry no type; the keyed step needs one for a deterministic key coder.
+        routed.typed.element_type = beam.typehints.Tuple[str, Frame]
         typed = routed.typed | "DropSemanticDuplicates" >> beam.ParDo(
             SemanticDedupFn(self.semantic_ttl_s)
         ).with_input_types(tuple[str, Frame])

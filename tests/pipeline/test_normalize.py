@@ -1,0 +1,145 @@
+"""Validation and normalisation against the catalog: exact money, tolerant shapes, clear errors."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from pipeline import catalog, examples
+from pipeline.normalize import ValidationError, decimal_text, lookup, normalize
+
+
+def _spec(name):
+    spec = catalog.by_name(name)
+    assert spec is not None
+    return spec
+
+
+def test_pool_total_money_is_exact_decimal_text():
+    message = examples.example_message(
+        "PoolTotalChanged",
+        total={
+            "grossAmounts": [{"decimalAmount": Decimal("1881.80"), "currency": {"code": "gbp"}}],
+            "netAmounts": [{"decimalAmount": Decimal("0.1"), "currency": {"code": "GBP"}}],
+        },
+    )
+    values = normalize(_spec("PoolTotalChanged"), message)
+    assert values["gross_amounts"] == [{"amount": "1881.80", "currency": "GBP"}]
+    assert values["net_amounts"] == [{"amount": "0.1", "currency": "GBP"}]
+    assert values["product_id"] == examples.PRODUCT_ID
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("6645.4"), "6645.4"),
+        (Decimal("1E+3"), "1000"),
+        (12, "12"),
+        ("0.30", "0.30"),
+        (Decimal("0.1234567891234"), "0.123456789"),
+        (0.1, "0.1"),
+    ],
+)
+def test_decimal_text(value, text):
+    assert decimal_text(value) == text
+
+
+@pytest.mark.parametrize("bad", ["abc", "NaN", True, Decimal("1e40"), None])
+def test_decimal_text_rejects(bad):
+    with pytest.raises(ValueError):
+        decimal_text(bad)
+
+
+def test_ids_are_lowercased_and_statuses_uppercased_and_pascal_case_keys_accepted():
+    message = {
+        "ProductId": "3F1C6A9E-5B7D-4C2E-9A1F-0D8E7B6C5A41",
+        "LegId": "A",
+        "SelectionId": " B ",
+        "Status": "Active",
+    }
+    values = normalize(_spec("SelectionStatusChanged"), message)
+    assert values == {
+        "product_id": "3f1c6a9e-5b7d-4c2e-9a1f-0d8e7b6c5a41",
+        "leg_id": "a",
+        "selection_id": "b",
+        "status": "ACTIVE",
+    }
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ValidationError) as info:
+        normalize(_spec("CompetitorStatusChanged"), {"eventId": 42.5, "status": ""})
+    problems = info.value.problems
+    assert "missing required field competitorId" in problems
+    assert any("status: empty string" in p for p in problems)
+    assert str(info.value).startswith("CompetitorStatusChanged: ")
+
+
+def test_wrong_types_are_problems_even_for_optional_fields():
+    message = examples.example_message("PoolTotalChanged", isFinalized="maybe")
+    with pytest.raises(ValidationError, match="isFinalized: expected a boolean"):
+        normalize(_spec("PoolTotalChanged"), message)
+    message = examples.example_message("PoolTotalChanged", total={"grossAmounts": "lots"})
+    with pytest.raises(ValidationError, match="expected a list of Money"):
+        normalize(_spec("PoolTotalChanged"), message)
+
+
+def test_optional_absent_columns_are_null_or_empty():
+    values = normalize(_spec("PoolTotalChanged"), {"productId": "p"})
+    assert values["is_finalized"] is None
+    assert values["gross_amounts"] == [] and values["net_amounts"] == []
+
+
+def test_unknown_fields_are_tolerated():
+    message = examples.example_message("ProductStatusChanged", brandNewField={"x": 1})
+    assert normalize(_spec("ProductStatusChanged"), message)["status"] == "OPEN"
+
+
+def test_dividends_flatten_winning_selections_and_accept_a_flat_shape():
+    nested = normalize(
+        _spec("PoolDividendChanged"), examples.example_message("PoolDividendChanged")
+    )
+    assert nested["dividends"] == [
+        {
+            "name": "Base",
+            "type": "POOL",
+            "status": "PROVISIONAL",
+            "amount": "12.7",
+            "currency": "GBP",
+            "selection_ids": [examples.SELECTION_ID],
+        }
+    ]
+    flat = {
+        "productId": "p",
+        "dividends": [{"name": "Enhanced", "type": "fixed", "status": "final", "amount": "3.5"}],
+    }
+    (dividend,) = normalize(_spec("PoolDividendChanged"), flat)["dividends"]
+    assert (dividend["type"], dividend["status"], dividend["amount"], dividend["currency"]) == (
+        "FIXED",
+        "FINAL",
+        "3.5",
+        None,
+    )
+
+
+def test_results_accept_either_list_name_and_keep_positions_as_text():
+    message = {"eventId": "E", "results": [{"competitorId": "C", "finishingPosition": 2}]}
+    values = normalize(_spec("EventResultChanged"), message)
+    assert values["competitor_results"] == [
+        {"competitor_id": "C", "finishing_position": "2", "status": None}
+    ]
+
+
+def test_bet_returns_money_is_split_into_amount_and_currency():
+    values = normalize(_spec("BetResulted"), examples.example_message("BetResulted"))
+    assert (values["returns_amount"], values["returns_currency"], values["status"]) == (
+        "25.5",
+        "GBP",
+        "WON",
+    )
+
+
+def test_lookup_follows_dotted_paths():
+    assert lookup({"a": {"B": 1}}, "a.b") == 1
+    assert lookup({"a": 1}, "a.b") is None
