@@ -1,0 +1,136 @@
+"""Structured JSON logs for Cloud Logging, with secrets redacted.
+
+Cloud Run ships stdout lines to Cloud Logging, which reads ``severity``, ``message``,
+``logging.googleapis.com/labels`` and ``logging.googleapis.com/sourceLocation`` from a JSON line.
+Redaction happens twice on purpose: a filter scrubs the record (message, arguments, extra
+fields, traceback) before any handler sees it, and the formatter scrubs the final line, so the
+API key cannot leak even when someone logs a header dict or an exception that quotes it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import traceback
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import IO, Any
+
+__all__ = ["JsonFormatter", "RedactionFilter", "Redactor", "configure_logging"]
+
+REDACTED = "[REDACTED]"
+
+_CREDENTIAL = re.compile(r"(?i)\b(api-key|bearer)(\s+|%20)[^\s\"',;}\]]+")
+
+
+class Redactor:
+    """Removes known secret values and anything shaped like an ``Authorization`` value."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+    def value(self, value: Any) -> Any:
+        """Redact strings anywhere inside a JSON-like value."""
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+
+class RedactionFilter(logging.Filter):
+    """Scrubs a record in place: rendered message, extra ``json_fields`` and traceback."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not hide the line
+            message = f"{record.msg!r} {record.args!r}"
+        record.msg, record.args = self.redactor(message), ()
+        fields = getattr(record, "json_fields", None)
+        if isinstance(fields, dict):
+            record.json_fields = self.redactor.value(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info))
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        return True
+
+
+_SEVERITY = {
+    logging.DEBUG: "DEBUG",
+    logging.INFO: "INFO",
+    logging.WARNING: "WARNING",
+    logging.ERROR: "ERROR",
+    logging.CRITICAL: "CRITICAL",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line with Cloud Logging's special fields."""
+
+    def __init__(self, redactor: Redactor, labels: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor
+        self.labels = labels or {}
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info))
+        if record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        entry: dict[str, Any] = {
+            "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
+            "message": message,
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "logger": record.name,
+            "logging.googleapis.com/labels": self.labels,
+            "logging.googleapis.com/sourceLocation": {
+                "file": record.pathname,
+                "line": str(record.lineno),
+                "function": record.funcName,
+            },
+        }
+        fields = getattr(record, "json_fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                entry.setdefault(key, value)
+        return self.redactor(json.dumps(entry, default=str))
+
+
+def configure_logging(
+    secrets: Iterable[str] = (),
+    level: str = "INFO",
+    stream: IO[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> logging.Handler:
+    """Send every log record (ours, websockets', gunicorn's) as redacted JSON to ``stream``."""
+    redactor = Redactor(secrets)
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.addFilter(RedactionFilter(redactor))
+    handler.setFormatter(JsonFormatter(redactor, labels or {"service": "tote-connector"}))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_tote_connector", False):
+            root.removeHandler(old)
+    handler._tote_connector = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # websockets logs every frame at DEBUG (with headers): never that verbose in production.
+    logging.getLogger("websockets").setLevel(max(logging.INFO, root.level))
+    return handler

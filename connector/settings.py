@@ -1,0 +1,140 @@
+"""Connector configuration, read from the environment in one place.
+
+Cloud Run, Cloud Scheduler and the local system all configure the connector through environment
+variables; nothing else in the package reads ``os.environ``.  Every default is chosen so a local
+run against the simulator and the Pub/Sub emulator needs only ``TOTE_SUBSCRIPTIONS_URL``,
+``TOTE_API_KEY`` and ``CONTROL_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pipeline import catalog
+
+__all__ = ["DEFAULT_TOTE_URL", "Settings", "SettingsError"]
+
+DEFAULT_TOTE_URL = "wss://hub.production.racing.tote.co.uk/partner/connections/graphql/"
+
+
+class SettingsError(ValueError):
+    """A configuration value is present but unusable; the message names the variable."""
+
+
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(p.strip() for p in env.get(name, "").split(",") if p.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the connector can be told.  ``repr`` never shows the secrets."""
+
+    tote_url: str = DEFAULT_TOTE_URL
+    api_key: str = field(default="", repr=False)
+    project: str = "local-project"
+    ingress_topic: str = catalog.INGRESS_TOPIC
+    control_token: str = field(default="", repr=False)
+    allowed_invokers: tuple[str, ...] = ()
+    oidc_audience: str = ""
+    watchdog_seconds: float = 30.0
+    ack_timeout_seconds: float = 10.0
+    backoff_base_seconds: float = 0.5
+    backoff_cap_seconds: float = 60.0
+    stable_seconds: float = 60.0
+    port: int = 8080
+    capture_path: str = ""
+    autostart: bool = False
+    subscriptions: tuple[str, ...] = ()
+    selections_file: str = ""
+    buffer_size: int = 50_000
+    backpressure_seconds: float = 5.0
+    flush_timeout_seconds: float = 20.0
+    user_agent: str = "tote-realtime-connector/0.1"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raises ``SettingsError``."""
+        env = os.environ if env is None else env
+        url = env.get("TOTE_SUBSCRIPTIONS_URL", "").strip() or DEFAULT_TOTE_URL
+        if not url.startswith(("ws://", "wss://")):
+            raise SettingsError(
+                f"TOTE_SUBSCRIPTIONS_URL must be a ws:// or wss:// URL, got {url!r}"
+            )
+        project = (
+            env.get("GOOGLE_CLOUD_PROJECT", "").strip()
+            or env.get("PUBSUB_PROJECT", "").strip()
+            or "local-project"
+        )
+        return cls(
+            tote_url=url,
+            api_key=env.get("TOTE_API_KEY", "").strip(),
+            project=project,
+            ingress_topic=env.get("INGRESS_TOPIC", "").strip() or catalog.INGRESS_TOPIC,
+            control_token=env.get("CONTROL_TOKEN", "").strip(),
+            allowed_invokers=tuple(e.lower() for e in _list(env, "ALLOWED_INVOKERS")),
+            oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
+            watchdog_seconds=_float(env, "WATCHDOG_SECONDS", 30.0, minimum=0.1),
+            ack_timeout_seconds=_float(env, "ACK_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            backoff_base_seconds=_float(env, "BACKOFF_BASE_SECONDS", 0.5, minimum=0.0),
+            backoff_cap_seconds=_float(env, "BACKOFF_CAP_SECONDS", 60.0, minimum=0.0),
+            stable_seconds=_float(env, "STABLE_SECONDS", 60.0, minimum=0.0),
+            port=_int(env, "PORT", 8080, minimum=0),
+            capture_path=env.get("CAPTURE_PATH", "").strip(),
+            autostart=_bool(env, "AUTOSTART", False),
+            subscriptions=_list(env, "CONNECTOR_SUBSCRIPTIONS"),
+            selections_file=env.get("CONNECTOR_SELECTIONS_FILE", "").strip(),
+            buffer_size=_int(env, "BUFFER_SIZE", 50_000, minimum=1),
+            backpressure_seconds=_float(env, "BACKPRESSURE_SECONDS", 5.0),
+            flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 20.0),
+            log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+        )
+
+    @property
+    def authorization(self) -> str:
+        """The ``Authorization`` value Tote expects (``Api-Key <key>``); a secret."""
+        return f"Api-Key {self.api_key}" if self.api_key else ""
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Values that must never appear in a log line or an HTTP response."""
+        return tuple(s for s in (self.api_key, self.control_token) if s)

@@ -1,0 +1,87 @@
+"""``python -m connector.simulator``: run the Tote simulator until SIGTERM / SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from connector.simulator.server import PATH, PROTOCOLS, Simulator, SimulatorConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m connector.simulator", description="A simulated Tote subscription server."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="websocket port")
+    parser.add_argument(
+        "--control-port", type=int, default=0, help="HTTP control port (default: port + 1)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="same seed, same race day")
+    parser.add_argument("--rate", type=float, default=50.0, help="messages per second")
+    parser.add_argument("--api-key", default=None, help="required API key (default: accept any)")
+    parser.add_argument(
+        "--protocols",
+        nargs="+",
+        choices=PROTOCOLS,
+        default=list(PROTOCOLS),
+        help="subprotocols to accept, in order of preference",
+    )
+    parser.add_argument("--max-frames", type=int, default=None, help="stop generating after N")
+    parser.add_argument(
+        "--record", default="", help="append every frame sent to this JSON-lines file"
+    )
+    parser.add_argument("--keepalive", type=float, default=5.0, help="ka/ping interval, seconds")
+    parser.add_argument("--init-timeout", type=float, default=10.0, help="seconds (then 4408)")
+    args = parser.parse_args(argv)
+    if args.rate <= 0:
+        parser.error("--rate must be positive")
+    return args
+
+
+async def run(args: argparse.Namespace) -> None:
+    config = SimulatorConfig(
+        seed=args.seed,
+        rate=args.rate,
+        api_key=args.api_key,
+        protocols=args.protocols,
+        max_frames=args.max_frames,
+        record_path=args.record,
+        keepalive_seconds=args.keepalive,
+        init_timeout_seconds=args.init_timeout,
+    )
+    simulator = Simulator(config)
+    await simulator.start(args.host, args.port)
+    loop = asyncio.get_running_loop()
+    control_port = args.control_port or args.port + 1
+    httpd = simulator.serve_control(args.host, control_port, loop)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    logging.info(
+        "simulator on ws://%s:%d%s, control http://%s:%d (seed %d, %.0f msg/s)",
+        args.host,
+        args.port,
+        PATH,
+        args.host,
+        control_port,
+        args.seed,
+        args.rate,
+    )
+    await stop.wait()
+    httpd.shutdown()
+    await simulator.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stdout, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
