@@ -16,10 +16,10 @@ locals {
 
   # PromQL's hour() is UTC: racing_hours_utc is a UTC window (docs/operations.md explains the
   # choice across GMT and BST).
-  connector_silent_query = join(" ", [
-    "(sum(rate(pubsub_googleapis_com:topic_send_message_operation_count{monitored_resource=\"pubsub_topic\",topic_id=\"${google_pubsub_topic.ingress.name}\"}[${var.connector_silence_minutes}m])) or vector(0)) == 0",
-    "and on() (hour() >= ${var.racing_hours_utc.start} and hour() < ${var.racing_hours_utc.end})",
-  ])
+  connector_silent_query = <<-EOT
+    (sum(rate(pubsub_googleapis_com:topic_send_message_operation_count{monitored_resource="pubsub_topic",topic_id="${google_pubsub_topic.ingress.name}"}[${var.connector_silence_minutes}m])) or vector(0)) == 0
+    and on() (hour() >= ${var.racing_hours_utc.start} and hour() < ${var.racing_hours_utc.end})
+  EOT
 
   dashboard_charts = [
     {
