@@ -104,7 +104,7 @@ deploy-require = $(foreach v,$(1),$(if $(strip $($(v))),,$(error $(v) is not set
 
 .PHONY: tf-catalog template-metadata tf-fmt tf-state-bucket tf-init tf-bootstrap tf-plan \
 	tf-apply tf-destroy build-and-push template-build dataflow-run dataflow-update \
-	dataflow-drain dataflow-status deploy
+	dataflow-drain dataflow-status connector-status connector-start connector-stop deploy
 
 # Regenerate the files derived from pipeline/catalog.py and pipeline/options.py.
 tf-catalog: $(VENV)/.installed
@@ -182,6 +182,23 @@ dataflow-drain:
 dataflow-status:
 	$(call deploy-require,PROJECT REGION)
 	gcloud dataflow jobs list --project=$(PROJECT) --region=$(REGION) --filter='name=$(DATAFLOW_JOB)' --limit=5
+
+# The connector in the cloud: status through its control API (needs roles/run.invoker, see
+# connector_operators in terraform/variables.tf); start/stop by running the Scheduler jobs now,
+# so the call carries the same OIDC identity as the 06:00 and 23:00 runs.
+CONNECTOR_URL_CMD = gcloud run services describe tote-connector --project=$(PROJECT) --region=$(REGION) --format='value(status.url)'
+
+connector-status:
+	$(call deploy-require,PROJECT REGION)
+	curl -fsS -H "Authorization: Bearer $$(gcloud auth print-identity-token)" "$$($(CONNECTOR_URL_CMD))/status"
+
+connector-start:
+	$(call deploy-require,PROJECT REGION)
+	gcloud scheduler jobs run tote-connector-start --project=$(PROJECT) --location=$(REGION)
+
+connector-stop:
+	$(call deploy-require,PROJECT REGION)
+	gcloud scheduler jobs run tote-connector-stop --project=$(PROJECT) --location=$(REGION)
 
 # Everything but the Dataflow job, in the order that works on an empty project.
 deploy:
