@@ -126,11 +126,14 @@ tf-init:
 	$(call deploy-require,PROJECT)
 	$(TF) init -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=prefix=tote-realtime
 
-# APIs, the image repository and the Dataflow bucket: what must exist before images are pushed.
+# What must exist before the rest: APIs, the image repository and Dataflow bucket (images and
+# the template are pushed there) and the secret containers (Cloud Run refuses to deploy a
+# revision whose secret has no version yet).
 tf-bootstrap:
 	$(call deploy-require,PROJECT REGION)
 	$(TF) apply $(TF_APPLY_FLAGS) $(TF_VARS) -target=google_project_service.enabled \
-		-target=google_artifact_registry_repository.images -target=google_storage_bucket.dataflow
+		-target=google_artifact_registry_repository.images -target=google_storage_bucket.dataflow \
+		-target=google_secret_manager_secret.this
 
 tf-plan:
 	$(call deploy-require,PROJECT REGION)

@@ -2,11 +2,20 @@
 # not UTC, so the window follows the clocks through BST. Each call carries an OIDC token of the
 # scheduler account whose audience is the service URL: Cloud Run checks roles/run.invoker and
 # the connector checks the token's email against ALLOWED_INVOKERS.
+#
+# "ensure" repeats POST /start (idempotent: "already running") inside the window, because Cloud
+# Run may replace the instance at any time (maintenance, a new revision) and a fresh instance
+# does not connect on its own: without it a restart at 10:00 would mean no data until tomorrow.
 
 locals {
   connector_schedule = {
     start = { cron = var.connector_start_cron, path = "/start", what = "Open the Tote websocket" }
     stop  = { cron = var.connector_stop_cron, path = "/stop", what = "Close the Tote websocket" }
+    ensure = {
+      cron = var.connector_ensure_cron
+      path = "/start"
+      what = "Reopen the Tote websocket if a restarted instance lost it"
+    }
   }
 }
 

@@ -141,6 +141,12 @@ variable "connector_stop_cron" {
   default     = "0 23 * * *"
 }
 
+variable "connector_ensure_cron" {
+  type        = string
+  description = "When Scheduler re-sends an idempotent /start inside the window (Europe/London); must end before the stop."
+  default     = "*/10 6-22 * * *"
+}
+
 # --- Dataflow ---------------------------------------------------------------------------------------
 
 variable "dataflow_bucket" {

@@ -24,17 +24,49 @@ def _jobs() -> dict[str, dict]:
     return out
 
 
-def _cron_hour_minute(cron: str) -> tuple[int, int]:
+def _expand(field: str, low: int, high: int) -> set[int]:
+    """The values one cron field matches (``*``, ``a-b``, ``*/n``, ``a-b/n``, lists)."""
+    out: set[int] = set()
+    for part in field.split(","):
+        rng, _, step = part.partition("/")
+        if rng == "*":
+            start, end = low, high
+        elif "-" in rng:
+            start, end = (int(x) for x in rng.split("-"))
+        else:
+            start = end = int(rng)
+        out.update(range(start, end + 1, int(step or 1)))
+    return out
+
+
+def _times(cron: str) -> set[tuple[int, int]]:
+    """(hour, minute) pairs of a daily cron schedule."""
     minute, hour, day, month, weekday = cron.split()
     assert (day, month, weekday) == ("*", "*", "*"), f"{cron!r} must run every day"
-    return int(hour), int(minute)
+    return {(h, m) for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59)}
 
 
 def test_start_at_six_and_stop_at_eleven_pm() -> None:
     jobs = _jobs()
-    assert set(jobs) == {"start", "stop"}
-    assert _cron_hour_minute(jobs["start"]["schedule"]) == (6, 0)
-    assert _cron_hour_minute(jobs["stop"]["schedule"]) == (23, 0)
+    assert _times(jobs["start"]["schedule"]) == {(6, 0)}
+    assert _times(jobs["stop"]["schedule"]) == {(23, 0)}
+    assert jobs["start"]["uri"].endswith("/start") and jobs["stop"]["uri"].endswith("/stop")
+
+
+def test_only_start_stop_and_an_in_window_ensure() -> None:
+    """The repeated /start keeps a restarted instance connected, never outside 06:00-23:00."""
+    jobs = _jobs()
+    assert set(jobs) == {"start", "stop", "ensure"}
+    ensure = _times(jobs["ensure"]["schedule"])
+    assert ensure, "ensure must run"
+    assert all((6, 0) <= t < (23, 0) for t in ensure)
+    assert jobs["ensure"]["uri"].endswith("/start")
+
+
+def test_cron_reader_is_not_vacuous() -> None:
+    assert _times("*/10 6-22 * * *") >= {(6, 0), (22, 50)}
+    assert (23, 0) not in _times("*/10 6-22 * * *")
+    assert _times("0 23 * * *") == {(23, 0)}
 
 
 def test_times_are_uk_local_not_utc() -> None:
@@ -45,7 +77,7 @@ def test_times_are_uk_local_not_utc() -> None:
 def test_calls_the_control_api_with_post_and_an_oidc_token() -> None:
     for key, job in _jobs().items():
         assert job["method"] == "POST"
-        assert job["uri"] == f"${{local.connector_url}}/{key}"
+        assert job["uri"] == "${local.connector_url}/" + ("start" if key == "ensure" else key)
         assert job["oidc"]["service_account_email"] == "${google_service_account.scheduler.email}"
         # The audience the connector checks (OIDC_AUDIENCE) is the same URL.
         assert job["oidc"]["audience"] == "${local.connector_url}"
