@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pipeline import dedup, ingress
 from pipeline.envelope import FrameError, parse_envelope
 from pipeline.normalize import ValidationError, normalize
-from pipeline.records import DeadLetter, Frame, TypedEvent
+from pipeline.records import DeadLetter, Frame, TypedEvent, canonical_json
 
 __all__ = ["TEST_MESSAGE_TYPE", "process_frame"]
 
@@ -51,24 +51,25 @@ def process_frame(
     *,
     message_id: str | None = None,
     publish_time: datetime | None = None,
-    now: datetime | None = None,
+    now: datetime | str | None = None,
 ) -> Frame:
     """Turn one ingress Pub/Sub message into a frame record (typed, raw-only or dead letter).
 
     ``message_id``/``publish_time`` stand in for a missing ``frame_id``/``received_at`` so the
     frame can still be stored and deduplicated; the contract violation is dead-lettered.
+    ``now`` (a datetime or an already formatted timestamp) is the ingestion time; callers that
+    process many frames at once pass one value for all of them.
     """
     attrs = dict(attributes or {})
-    ingested_at = ingress.format_timestamp(now or datetime.now(UTC))
+    if isinstance(now, str):
+        ingested_at = now
+    else:
+        ingested_at = ingress.format_timestamp(now or datetime.now(UTC))
     frame_id = attrs.get(ingress.ATTR_FRAME_ID) or f"pubsub-{message_id or ingress.new_id()}"
     fallback_time = ingress.format_timestamp(publish_time) if publish_time else ingested_at
     raw_received = attrs.get(ingress.ATTR_RECEIVED_AT)
     try:
-        received_at = (
-            ingress.format_timestamp(ingress.parse_timestamp(raw_received))
-            if raw_received
-            else fallback_time
-        )
+        received_at = ingress.canonical_timestamp(raw_received) if raw_received else fallback_time
     except ValueError as exc:
         return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", str(exc))
 
@@ -144,12 +145,17 @@ def process_frame(
         )
 
     key = dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns))
+    # The message exactly as Tote sent it: stored as ``payload`` and hashed for semantic dedup
+    # (Tote serialises the same state the same way; a reordering could only let an extra
+    # event through, never drop one).
+    payload_json = envelope.message_text or canonical_json(envelope.message)
     event = TypedEvent(
         message_type=spec.name,
         key=key,
-        fingerprint=dedup.fingerprint(envelope.message),
+        fingerprint=dedup.fingerprint_text(payload_json),
         values=values,
         message=envelope.message,
+        payload_json=payload_json,
     )
     return Frame(
         data=data,

@@ -20,17 +20,18 @@ the benchmark and as executable documentation in the unit tests.
 from __future__ import annotations
 
 import hashlib
-import json
 import zlib
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
+
+from pipeline.records import canonical_json
 
 __all__ = [
     "SemanticDeduper",
     "TransportDeduper",
     "entity_key",
     "fingerprint",
+    "fingerprint_text",
     "is_semantic_duplicate",
     "is_transport_duplicate",
     "shard_key",
@@ -40,16 +41,14 @@ SHARDS = 16
 """Keys for frames without an entity (raw-only types, dead letters): bounded, never per frame."""
 
 
-def _canonical_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value.normalize())
-    raise TypeError(type(value).__name__)
+def fingerprint_text(text: str) -> str:
+    """A short digest of a message's JSON text (as received, or ``records.canonical_json``)."""
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def fingerprint(message: dict[str, Any]) -> str:
-    """A short digest of a message's content, independent of key order and number spelling."""
-    text = json.dumps(message, sort_keys=True, separators=(",", ":"), default=_canonical_default)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    """A digest of a parsed message's content, independent of key order and number spelling."""
+    return fingerprint_text(canonical_json(message))
 
 
 def entity_key(message_type: str, key_values: Iterable[Any]) -> str:

@@ -7,21 +7,28 @@ single error object) are recognised so they can be dead-lettered with the server
 Classification tries, in order: the payload's root field (``onPoolTotalChanged``), the
 ``subscription`` ingress attribute (covers aliased fields), and a ``MessageType`` /
 ``__typename`` discriminator inside the object (Tote's docs show PascalCase objects with one).
-Numbers are parsed as ``Decimal`` so money is never rounded through a float.
+Numbers in the message are parsed as ``Decimal`` so money is never rounded through a float,
+and the message object's exact text is kept (it becomes the ``payload`` column and the semantic
+fingerprint): the frame's structure is read with orjson (fast), then the message object alone is
+re-read from its span in the text with the standard library's Decimal-aware decoder.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from pipeline import catalog
 from pipeline.catalog import MessageType
 
 __all__ = ["Envelope", "FrameError", "classify", "parse_envelope"]
 
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 _DATA_FRAME_TYPES = frozenset(("data", "next"))
 _DISCRIMINATORS = ("MessageType", "messageType", "__typename")
 
@@ -42,16 +49,41 @@ class Envelope:
     message_type: MessageType
     operation_id: str | None
     message: dict[str, Any]
+    message_text: str | None = None
     partial_errors: tuple[str, ...] = ()
 
 
 def _loads(data: bytes) -> Any:
     try:
-        return json.loads(data, parse_float=Decimal)
-    except UnicodeDecodeError as exc:
-        raise FrameError("parse", f"frame is not UTF-8: {exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise FrameError("parse", f"frame is not JSON: {exc.msg} at char {exc.pos}") from exc
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if isinstance(exc.__cause__, UnicodeDecodeError) or "utf-8" in str(exc).lower():
+            raise FrameError("parse", f"frame is not UTF-8: {exc}") from exc
+        raise FrameError("parse", f"frame is not JSON: {exc}") from exc
+
+
+_WS = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+
+
+def exact_message(text: str, root_field: str, keys: set[str]) -> tuple[dict[str, Any], str] | None:
+    """The message object under ``root_field`` re-read with Decimals, and its exact text.
+
+    Finds ``"<root_field>"`` used as a key (followed by ``:``) whose object has the expected
+    keys; ``None`` when no such span is found (the caller then falls back to the parsed object).
+    """
+    needle = f'"{root_field}"'
+    start = text.find(needle)
+    while start != -1:
+        colon = _WS.match(text, start + len(needle))
+        if colon is not None:
+            try:
+                obj, end = _DECODER.raw_decode(text, colon.end())
+            except json.JSONDecodeError:
+                obj = None
+            if isinstance(obj, dict) and obj.keys() == keys:
+                return obj, text[colon.end() : end]
+        start = text.find(needle, start + 1)
+    return None
 
 
 def _error_messages(errors: Any) -> list[str]:
@@ -123,4 +155,8 @@ def parse_envelope(data: bytes, subscription: str | None = None) -> Envelope:
             "validate", f"{message_type.name}: message is {type(message).__name__}, not an object"
         )
     partial = tuple(_error_messages(errors)) if errors else ()
-    return Envelope(message_type, op_id, message, partial)
+    exact = exact_message(data.decode("utf-8"), root_field, set(message))
+    if exact is None:  # unreachable for well-formed frames; keep going with float-free values
+        decimal_message = _DECODER.decode(orjson.dumps(message).decode())
+        return Envelope(message_type, op_id, decimal_message, None, partial)
+    return Envelope(message_type, op_id, exact[0], exact[1], partial)

@@ -21,6 +21,7 @@ Both sides import this module, so the attribute names exist once.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -34,6 +35,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "PROTOCOLS",
     "REQUIRED_ATTRIBUTES",
+    "canonical_timestamp",
     "format_timestamp",
     "ingress_attributes",
     "new_id",
@@ -79,6 +81,16 @@ def parse_timestamp(text: str) -> datetime:
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp has no time zone: {text!r}")
     return parsed.astimezone(UTC)
+
+
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def canonical_timestamp(text: str) -> str:
+    """``text`` in the contract's form (fast path: it already is); ``ValueError`` if invalid."""
+    if _CANONICAL.fullmatch(text):
+        return text
+    return format_timestamp(parse_timestamp(text))
 
 
 def ingress_attributes(

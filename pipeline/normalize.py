@@ -43,10 +43,16 @@ def _get(obj: Any, key: str) -> Any:
     return value
 
 
+_PATHS: dict[str, tuple[str, ...]] = {}
+
+
 def lookup(message: dict[str, Any], path: str) -> Any:
     """The value at a dotted path (``total.grossAmounts``), or ``None`` when absent."""
+    parts = _PATHS.get(path)
+    if parts is None:
+        parts = _PATHS[path] = tuple(path.split("."))
     value: Any = message
-    for part in path.split("."):
+    for part in parts:
         value = _get(value, part)
         if value is None:
             return None
@@ -55,14 +61,23 @@ def lookup(message: dict[str, Any], path: str) -> Any:
 
 def decimal_text(value: Any, what: str = "amount") -> str:
     """An exact decimal string for NUMERIC from a Decimal, int or numeric string."""
-    if isinstance(value, bool):
+    if type(value) is Decimal:
+        text = str(value)
+        # Fast path: plain notation, at most 9 places, well inside NUMERIC's range.
+        if "E" not in text and "N" not in text and "I" not in text and len(text) < 28:
+            dot = text.find(".")
+            if dot == -1 or len(text) - dot <= 10:
+                return text
+        number = value
+    elif isinstance(value, bool):
         raise _Invalid(f"{what}: expected a number, got a boolean")
-    if isinstance(value, float):  # only from callers that did not parse with Decimal
-        value = repr(value)
-    try:
-        number = Decimal(value) if not isinstance(value, Decimal) else value
-    except (InvalidOperation, TypeError, ValueError):
-        raise _Invalid(f"{what}: not a decimal number: {value!r}") from None
+    else:
+        if isinstance(value, float):  # only from callers that did not parse with Decimal
+            value = repr(value)
+        try:
+            number = Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise _Invalid(f"{what}: not a decimal number: {value!r}") from None
     if not number.is_finite():
         raise _Invalid(f"{what}: not a finite number: {value!r}")
     if abs(number) >= _NUMERIC_MAX:

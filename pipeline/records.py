@@ -8,10 +8,11 @@ strings, NUMERIC as decimal strings, repeated records as lists of dicts, ``paylo
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 from pipeline import catalog, ingress
 from pipeline.catalog import MessageType
@@ -36,12 +37,18 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON text; Decimals become JSON numbers with their original digits."""
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """Compact JSON text (orjson); Decimals become JSON numbers with their shortest digits."""
+    option = orjson.OPT_SORT_KEYS if sort_keys else 0
+    return orjson.dumps(value, default=_json_default, option=option).decode()
 
 
-@dataclass(frozen=True, slots=True)
+def canonical_json(message: dict[str, Any]) -> str:
+    """A message as JSON text with sorted keys, for messages whose exact text is unknown."""
+    return dumps(message, sort_keys=True)
+
+
+@dataclass(slots=True)
 class TypedEvent:
     """A valid Tote message of a typed catalog entry, normalised and ready to route."""
 
@@ -50,6 +57,7 @@ class TypedEvent:
     fingerprint: str
     values: dict[str, Any]
     message: dict[str, Any]
+    payload_json: str
 
     @property
     def spec(self) -> MessageType:
@@ -58,7 +66,7 @@ class TypedEvent:
         return spec
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DeadLetter:
     """Why a frame (or a row built from it) could not be processed."""
 
@@ -68,7 +76,7 @@ class DeadLetter:
     destination: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Frame:
     """One ingress message after parsing: always the raw bytes and attributes, plus either a
     typed event, a raw-only classification (``message_type`` without ``event``), or a dead letter.
@@ -114,7 +122,7 @@ def typed_row(frame: Frame) -> dict[str, Any]:
         "message_type": event.message_type,
         "connection_id": frame.attributes.get(ingress.ATTR_CONNECTION_ID),
         "ingested_at": frame.ingested_at,
-        "payload": dumps(event.message),
+        "payload": event.payload_json,
         **event.values,
     }
 
@@ -128,14 +136,16 @@ def typed_message(frame: Frame) -> tuple[str, bytes, dict[str, str]]:
     event = frame.event
     assert event is not None
     spec = event.spec
-    body = {
-        "message_type": event.message_type,
-        "frame_id": frame.frame_id,
-        "received_at": frame.received_at,
-        "key": event.key,
-        "data": event.values,
-        "payload": event.message,
-    }
+    head = dumps(
+        {
+            "message_type": event.message_type,
+            "frame_id": frame.frame_id,
+            "received_at": frame.received_at,
+            "key": event.key,
+            "data": event.values,
+        }
+    )
+    body = f'{head[:-1]},"payload":{event.payload_json}}}'  # the payload text is built once
     attrs = {
         "message_type": event.message_type,
         "frame_id": frame.frame_id,
@@ -146,7 +156,7 @@ def typed_message(frame: Frame) -> tuple[str, bytes, dict[str, str]]:
         if value:
             attrs[col] = str(value)
     assert spec.topic is not None
-    return spec.topic, dumps(body).encode(), attrs
+    return spec.topic, body.encode(), attrs
 
 
 def dead_letter_row(

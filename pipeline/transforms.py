@@ -79,12 +79,17 @@ class ParseFrameFn(beam.DoFn):
     def __init__(self) -> None:
         self.counters = _Counters()
 
+    def start_bundle(self) -> None:
+        # One ingestion time per bundle: formatting a timestamp per frame is measurable.
+        self._ingested_at = ingress.format_timestamp(datetime.now(UTC))
+
     def process(self, message: PubsubMessage) -> Any:
         frame = process_frame(
             message.data or b"",
             message.attributes,
             message_id=message.message_id,
             publish_time=message.publish_time,
+            now=self._ingested_at,
         )
         self.counters.inc("frames_in")
         if frame.dead_letter is not None:
