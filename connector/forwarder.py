@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -60,8 +61,8 @@ def percentile(samples: list[float], pct: float) -> float:
     if not samples:
         return 0.0
     ordered = sorted(samples)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
-    return ordered[rank]
+    rank = math.ceil(pct / 100 * len(ordered))
+    return ordered[max(0, min(len(ordered), rank) - 1)]
 
 
 class Forwarder:

@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--record", default="", help="append every frame sent to this JSON-lines file"
     )
+    parser.add_argument(
+        "--init-auth-only",
+        action="store_true",
+        help="check the key only in connection_init (not on the upgrade request)",
+    )
     parser.add_argument("--keepalive", type=float, default=5.0, help="ka/ping interval, seconds")
     parser.add_argument("--init-timeout", type=float, default=10.0, help="seconds (then 4408)")
     args = parser.parse_args(argv)
@@ -50,6 +55,7 @@ async def run(args: argparse.Namespace) -> None:
         protocols=args.protocols,
         max_frames=args.max_frames,
         record_path=args.record,
+        upgrade_auth=not args.init_auth_only,
         keepalive_seconds=args.keepalive,
         init_timeout_seconds=args.init_timeout,
     )

@@ -61,6 +61,7 @@ class SimulatorConfig:
     protocols: Sequence[str] = PROTOCOLS
     max_frames: int | None = None
     record_path: str = ""
+    upgrade_auth: bool = True
     keepalive_seconds: float = 5.0
     init_timeout_seconds: float = 10.0
     fields: Sequence[str] = field(default_factory=lambda: [m.field for m in catalog.CATALOG])
@@ -152,7 +153,7 @@ class Simulator:
         if path != PATH:
             return _json_response(404, {"error": f"no websocket at {path}; use {PATH}"})
         auth = request.headers.get("Authorization")
-        if auth is not None and self.config.api_key is not None:
+        if auth is not None and self.config.api_key is not None and self.config.upgrade_auth:
             session = ServerSession(PROTOCOLS[0], self.config.api_key, ())
             if not session.authorised(auth):
                 return _json_response(401, {"error": "Unauthorized"})
@@ -256,6 +257,7 @@ class Simulator:
         self.faults["drop"] += 1
         clients = list(self.clients.values())
         for client in clients:
+            self.clients.pop(client.number, None)  # nothing more is sent (or recorded) to it
             client.ws.transport.close()
         return len(clients)
 
@@ -291,6 +293,7 @@ class Simulator:
         self.faults[f"close-{code}"] += 1
         clients = list(self.clients.values())
         for client in clients:
+            self.clients.pop(client.number, None)
             self.closes[str(code)] += 1
             await client.ws.close(code, reason)
         return len(clients)
