@@ -1,0 +1,174 @@
+"""The control API (Flask test client) with the real emulator and the simulator."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from connector import api
+from connector.api import create_app
+from connector.logs import configure_logging
+from connector.settings import Settings
+
+from .conftest import API_KEY, Ingress, SimulatorProcess, wait_until
+
+pytestmark = pytest.mark.emulator
+
+TOKEN = "local-control-token-42"
+AUDIENCE = "https://connector.test"
+ALLOWED = "scheduler@proj.iam.gserviceaccount.com"
+CLAIMS = {
+    "good.jwt.token": {"iss": "https://accounts.google.com", "aud": AUDIENCE, "email": ALLOWED, "email_verified": True},
+    "other.jwt.token": {"iss": "https://accounts.google.com", "aud": AUDIENCE, "email": "x@evil.com", "email_verified": True},
+}  # fmt: skip
+
+
+def fake_google(token: str) -> dict[str, Any]:
+    """Stands in for Google's signature check (tests cannot reach Google)."""
+    if token not in CLAIMS:
+        raise ValueError("Could not verify token signature.")
+    return CLAIMS[token]
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    yield stream
+    for handler in list(logging.getLogger().handlers):
+        if getattr(handler, "_tote_connector", False):
+            logging.getLogger().removeHandler(handler)
+
+
+@pytest.fixture
+def make_client(ingress: Ingress, logs: io.StringIO) -> Iterator[Callable[..., FlaskClient]]:
+    def make(
+        tote_url: str = "ws://127.0.0.1:9/partner/connections/graphql/", **over: Any
+    ) -> FlaskClient:
+        values: dict[str, Any] = {
+            "tote_url": tote_url,
+            "api_key": API_KEY,
+            "project": ingress.project,
+            "ingress_topic": ingress.topic,
+            "control_token": TOKEN,
+            "allowed_invokers": (ALLOWED,),
+            "oidc_audience": AUDIENCE,
+            "backoff_base_seconds": 0.05,
+            "backoff_cap_seconds": 0.5,
+            "log_level": "DEBUG",
+        }
+        values.update(over)
+        app = create_app(Settings(**values), verifier=fake_google)
+        configure_logging(Settings(**values).secrets, "DEBUG", logs)  # capture this app's logs
+        logging.getLogger("websockets").setLevel(logging.DEBUG)  # headers included
+        return app.test_client()
+
+    yield make
+    api.shutdown_services()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_health_and_status_are_open_and_secret_free(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    client = make_client()
+    health = client.get("/health")
+    assert health.status_code == 200 and health.json["status"] == "ok"
+    status = client.get("/status")
+    assert status.status_code == 200
+    body = status.json
+    for key in ("state", "connected_since", "protocol", "frames_received", "published",
+                "publish_failures", "buffered", "refused", "reconnects", "last_reconnect_reason",
+                "last_frame_at"):  # fmt: skip
+        assert key in body, key
+    assert body["state"] == "idle" and body["published"] == 0
+    assert API_KEY not in status.get_data(as_text=True) and TOKEN not in status.get_data(
+        as_text=True
+    )
+
+
+@pytest.mark.parametrize("path", ["/start", "/stop", "/test-pubsub"])
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        (bearer("wrong"), 401),
+        ({"Authorization": f"Api-Key {TOKEN}"}, 401),
+        (bearer("forged.jwt.token"), 401),
+        (bearer("other.jwt.token"), 403),
+    ],
+)
+def test_post_endpoints_require_authentication(
+    make_client: Callable[..., FlaskClient], path: str, headers: dict[str, str], status: int
+) -> None:
+    client = make_client()
+    resp = client.post(path, headers=headers)
+    assert resp.status_code == status
+    assert resp.json["error"] and resp.json["status"] == status
+    assert client.get("/status").json["state"] == "idle"  # nothing happened
+
+
+def test_locked_when_no_credentials_are_configured(make_client: Callable[..., FlaskClient]) -> None:
+    client = make_client(control_token="", allowed_invokers=())
+    resp = client.post("/start", headers=bearer("anything"))
+    assert resp.status_code == 403 and "CONTROL_TOKEN" in resp.json["error"]
+
+
+def test_unknown_route_and_wrong_method_are_json_4xx(
+    make_client: Callable[..., FlaskClient],
+) -> None:
+    client = make_client()
+    assert client.get("/nope").status_code == 404
+    wrong = client.get("/start")
+    assert wrong.status_code == 405 and wrong.json["error"]
+
+
+def test_test_pubsub_publishes_a_marked_message(
+    make_client: Callable[..., FlaskClient], ingress: Ingress
+) -> None:
+    client = make_client()
+    resp = client.post("/test-pubsub", headers=bearer("good.jwt.token"))  # Scheduler's identity
+    assert resp.status_code == 200
+    (message,) = ingress.pull(1)
+    assert message.message_id == resp.json["message_id"]
+    assert message.attributes["test"] == "true"
+    assert {"frame_id", "received_at", "connection_id", "protocol"} <= set(message.attributes)
+
+
+def test_test_pubsub_reports_a_failure(make_client: Callable[..., FlaskClient]) -> None:
+    client = make_client(ingress_topic="no-such-topic-here")
+    resp = client.post("/test-pubsub", headers=bearer(TOKEN))
+    assert resp.status_code == 502 and "no-such-topic-here" in resp.json["error"]
+
+
+def test_start_and_stop_are_idempotent_and_the_key_never_leaks(
+    make_client: Callable[..., FlaskClient],
+    start_simulator: Callable[..., SimulatorProcess],
+    logs: io.StringIO,
+) -> None:
+    sim = start_simulator("--rate", "100")
+    client = make_client(sim.url)
+    first = client.post("/start", headers=bearer(TOKEN))
+    assert first.status_code == 200 and first.json["started"] is True
+    again = client.post("/start", headers=bearer("good.jwt.token"))
+    assert again.status_code == 200 and again.json["already_running"] is True
+    wait_until(lambda: client.get("/status").json["frames_received_total"] > 10, 60, "frames")
+    assert sim.stats()["connections_total"] == 1
+    stop = client.post("/stop", headers=bearer(TOKEN))
+    assert stop.status_code == 200 and stop.json["stopped"] is True
+    assert stop.json["state"] == "stopped" and stop.json["buffered"] == 0
+    status = client.get("/status").json
+    assert status["published"] == status["frames_received_total"]
+    assert client.post("/stop", headers=bearer(TOKEN)).json["already_stopped"] is True
+    text = logs.getvalue()
+    assert "Authorization" in text and "connected to Tote" in text  # headers were logged...
+    assert API_KEY not in text and TOKEN not in text  # ...with the secrets redacted
+    assert [json.loads(line)["severity"] for line in text.splitlines()]
