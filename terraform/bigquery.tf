@@ -21,10 +21,9 @@ resource "google_bigquery_table" "catalog" {
   schema      = file("${path.module}/generated/${each.value.schema_file}")
 
   time_partitioning {
-    type                     = "DAY"
-    field                    = each.value.partition_field
-    expiration_ms            = var.partition_expiration_days > 0 ? var.partition_expiration_days * 86400000 : null
-    require_partition_filter = false
+    type          = "DAY"
+    field         = each.value.partition_field
+    expiration_ms = var.partition_expiration_days > 0 ? var.partition_expiration_days * 86400000 : null
   }
 
   clustering = each.value.clustering

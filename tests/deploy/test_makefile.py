@@ -217,3 +217,22 @@ def test_connector_status_calls_the_control_api_with_an_identity_token() -> None
     assert text.rstrip().endswith('/status"')
     name = load().resource("google_cloud_run_v2_service", "connector")["name"]
     assert name == "tote-connector"
+
+
+def test_makefile_defaults_name_what_terraform_creates() -> None:
+    """Image repository and Dataflow bucket: the Makefile's defaults are Terraform's names."""
+    config = load()
+    assert config.locals["image_repo"] == (
+        "${var.region}-docker.pkg.dev/${var.project_id}/${var.artifact_repository}"
+    )
+    repo = f"{REGION}-docker.pkg.dev/{PROJECT}/{config.variable_default('artifact_repository')}"
+    assert repo == REPO
+    assert config.locals["dataflow_bucket"] == (
+        '${coalesce(var.dataflow_bucket, "${var.project_id}-tote-dataflow")}'
+    )
+    assert config.variable_default("dataflow_bucket") is None
+    terraform_default = re.search(
+        r'"\$\{var\.project_id\}([^"]*)"', config.locals["dataflow_bucket"]
+    )
+    bucket = f"gs://{PROJECT}{terraform_default.group(1)}"
+    assert _flags(_run_command("dataflow-run"))["--staging-location"] == f"{bucket}/staging"
