@@ -109,8 +109,3 @@ def block(body: dict, name: str) -> dict:
         assert len(value) == 1, f"expected one {name} block, got {len(value)}"
         return value[0]
     return value
-
-
-def blocks(body: dict, name: str) -> list[dict]:
-    value = body.get(name, [])
-    return value if isinstance(value, list) else [value]
