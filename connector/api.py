@@ -99,7 +99,10 @@ def create_app(
 
     @app.get("/status")
     def status() -> Any:
-        return jsonify(service.status_dict())
+        raw = request.args.get("latency_window", "10000")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+            return error(400, "latency_window must be an integer between 1 and 1000000")
+        return jsonify(service.status_dict(int(raw)))
 
     @app.post("/start")
     def start() -> Any:

@@ -37,7 +37,12 @@ class ConnectorService:
         if publisher is None:
             from connector.pubsub import IngressPublisher
 
-            publisher = IngressPublisher(settings.project, settings.ingress_topic)
+            publisher = IngressPublisher(
+                settings.project,
+                settings.ingress_topic,
+                max_messages=settings.batch_max_messages,
+                max_latency=settings.batch_max_latency_seconds,
+            )
         self.publisher = publisher
         self.forwarder = Forwarder(
             publisher, capacity=settings.buffer_size, capture_path=settings.capture_path
@@ -129,10 +134,11 @@ class ConnectorService:
         )
         return str(self.publisher.publish(data, attrs).result(timeout=timeout))
 
-    def status_dict(self) -> dict[str, Any]:
+    def status_dict(self, latency_window: int = 10_000) -> dict[str, Any]:
+        """``/status``; latency percentiles over the last ``latency_window`` acknowledged frames."""
         out = self.status.to_dict()
         stats = self.forwarder.snapshot()
-        latencies = list(self.forwarder.latencies)[-10_000:]
+        latencies = list(self.forwarder.latencies)[-latency_window:]
         out.update(
             running=self.running,
             published=stats.published,
@@ -142,6 +148,7 @@ class ConnectorService:
             refused=stats.refused,
             buffer_capacity=self.forwarder.capacity,
             publish_latency_ms={
+                "samples": len(latencies),
                 "p50": round(percentile(latencies, 50) * 1000, 2),
                 "p99": round(percentile(latencies, 99) * 1000, 2),
             },
