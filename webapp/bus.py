@@ -59,7 +59,7 @@ class ClientStream:
         event_filter: EventFilter,
         after: int,
         address: str,
-        on_drop: Callable[[], None] | None,
+        on_drop: Callable[[str], None] | None,
     ) -> None:
         self.bus = bus
         self.number = number
@@ -87,29 +87,39 @@ class ClientStream:
     def take(self, limit: int = 1000) -> list[Event]:
         """Events past the cursor that pass the filter; the cursor moves past them.
 
+        Lock-free on purpose (a thousand readers contending for the bus lock cost more than the
+        writes themselves): the ring writes a slot before moving ``head``, so every slot up to
+        the ``head`` read here is complete, and a slot overwritten by a newer event (only
+        possible for a client the reaper is about to drop) is detected by its ``seq``.
+
         Until :meth:`written` is called the batch counts as "being written", which is what the
         write timeout measures.
         """
-        bus = self.bus
-        with bus._cond:
-            if self.closed:
-                return []
-            events = bus._ring.after(self.cursor, limit)
-            if events:
-                self.cursor = events[-1].seq
+        if self.closed:
+            return []
+        ring = self.bus._ring
+        if self.cursor + 1 < ring.oldest:
+            self.bus.drop(self, "slow")  # the ring moved past it: events would be skipped
+            return []
+        events = ring.after(self.cursor, limit)
+        for offset, event in enumerate(events):
+            if event is None or event.seq != self.cursor + 1 + offset:  # overwritten meanwhile
+                events = events[:offset]
+                break
+        if not events:
+            return []
+        self.cursor = events[-1].seq
         chosen = (
             events if self.filter.is_everything else [e for e in events if self.filter.matches(e)]
         )
         if chosen:
-            self.writing_since = bus._clock()
+            self.writing_since = self.bus._clock()
         return chosen
 
     def written(self, count: int) -> None:
         """The last batch (``count`` events) left the process."""
         self.writing_since = None
         self.sent += count
-        with self.bus._cond:
-            self.bus._events_out += count
 
     def lag(self) -> int:
         """Events published but not yet taken by this client."""
@@ -167,15 +177,18 @@ class EventBus:
     # -- reader side -------------------------------------------------------------------------
 
     def plan(self, last_event_id: str | None) -> ReplayPlan:
+        """The replay for ``last_event_id``, at most ``client_queue`` events long."""
         with self._cond:
-            return plan_replay(last_event_id, self.epoch, self._ring.oldest, self._ring.head)
+            ring = self._ring
+            oldest = max(ring.oldest, ring.head - self.client_queue + 1)
+            return plan_replay(last_event_id, self.epoch, oldest, ring.head)
 
     def connect(
         self,
         event_filter: EventFilter,
         after: int | None = None,
         address: str = "",
-        on_drop: Callable[[], None] | None = None,
+        on_drop: Callable[[str], None] | None = None,
     ) -> ClientStream:
         """Register a client that will receive events after sequence ``after`` (default: now)."""
         with self._cond:
@@ -189,7 +202,8 @@ class EventBus:
 
     def disconnect(self, client: ClientStream) -> None:
         with self._cond:
-            self._clients.pop(client.number, None)
+            if self._clients.pop(client.number, None) is not None:
+                self._events_out += client.sent
             if client.closed_reason is None:
                 client.closed_reason = "disconnected"
 
@@ -199,13 +213,14 @@ class EventBus:
             if client.closed_reason is not None and client.number not in self._clients:
                 return
             client.closed_reason = reason
-            self._clients.pop(client.number, None)
+            if self._clients.pop(client.number, None) is not None:
+                self._events_out += client.sent
             if reason != "shutdown":
                 self._dropped += 1
             self._cond.notify_all()
         if client.on_drop is not None:
             with contextlib.suppress(OSError):
-                client.on_drop()
+                client.on_drop(reason)
 
     def reap(self) -> list[ClientStream]:
         """Drop every client that is too far behind or stuck in a write; returns them."""
@@ -242,7 +257,7 @@ class EventBus:
             return BusStats(
                 epoch=self.epoch,
                 events_in=self._events_in,
-                events_out=self._events_out,
+                events_out=self._events_out + sum(c.sent for c in self._clients.values()),
                 duplicates=self._duplicates,
                 clients=len(self._clients),
                 clients_total=self._clients_total,

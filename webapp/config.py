@@ -73,7 +73,7 @@ class Config:
     max_streams_per_client: int = 10
     max_streams: int = 1200
     buffer_size: int = 10_000
-    client_queue: int = 1_000
+    client_queue: int = 10_000
     heartbeat_seconds: float = 15.0
     retry_ms: int = 3_000
     flush_interval: float = 0.05
@@ -98,7 +98,7 @@ class Config:
             max_streams_per_client=_int(env, "SSE_MAX_STREAMS_PER_CLIENT", 10, 1),
             max_streams=_int(env, "SSE_MAX_STREAMS", 1200, 1),
             buffer_size=_int(env, "SSE_BUFFER_SIZE", 10_000, 1),
-            client_queue=_int(env, "SSE_CLIENT_QUEUE", 1_000, 1),
+            client_queue=_int(env, "SSE_CLIENT_QUEUE", _int(env, "SSE_BUFFER_SIZE", 10_000, 1), 1),
             heartbeat_seconds=_float(env, "SSE_HEARTBEAT_SECONDS", 15.0, 0.1),
             retry_ms=_int(env, "SSE_RETRY_MS", 3_000, 0),
             flush_interval=_float(env, "SSE_FLUSH_INTERVAL", 0.05, 0.0),

@@ -38,6 +38,9 @@ accesslog = "-"
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("WEBAPP_LOG_LEVEL", "info")
+# gunicorn 27's control socket lives at one fixed path per user: several instances on one
+# machine (tests, the fan-out demo) would fight over it, and we do not use it.
+control_socket_disable = True
 
 
 def on_starting(server: Any) -> None:

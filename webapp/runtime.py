@@ -13,6 +13,7 @@ import threading
 
 from webapp.bus import EventBus
 from webapp.config import Config
+from webapp.dispatcher import Dispatcher
 from webapp.limits import StreamLimiter
 from webapp.subscriber import TopicSubscriber
 
@@ -30,6 +31,13 @@ class Runtime:
             write_timeout=config.write_timeout,
         )
         self.limiter = StreamLimiter(config.max_streams_per_client, config.max_streams)
+        self.dispatcher = Dispatcher(
+            self.bus,
+            tick=config.flush_interval,
+            heartbeat=config.heartbeat_seconds,
+            client_queue=config.client_queue,
+            write_timeout=config.write_timeout,
+        )
         self.subscriber: TopicSubscriber | None = None
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="sse-reaper", daemon=True)
@@ -38,6 +46,7 @@ class Runtime:
 
     def start(self) -> Runtime:
         self._reaper.start()
+        self.dispatcher.start()
         if self.config.pubsub_enabled:
             self.subscriber = TopicSubscriber(
                 self.bus,
@@ -74,5 +83,6 @@ class Runtime:
                 self.subscriber.stop_pulling()
             self._stop.set()
             self.bus.close()
+            self.dispatcher.stop()
             if self.subscriber is not None:
                 self.subscriber.close()

@@ -2,7 +2,9 @@
 
 Query: ``types``, ``product_id``, ``event_id`` (comma lists), ``last_event_id`` (first
 connection; the ``Last-Event-ID`` header wins), ``access_token`` (when ``SSE_TOKEN`` is set and
-the client cannot send ``Authorization``).  Errors are JSON ``{"error": ...}`` with 400 (bad
+the client cannot send ``Authorization``).  Under gunicorn the stream is handed to the
+dispatcher after its opening (see ``webapp/dispatcher.py``); elsewhere (Flask's test client,
+the werkzeug dev server) its request thread writes it.  Errors are JSON ``{"error": ...}`` with 400 (bad
 filter), 401 (token), 429 (too many streams from this address), 503 (instance full/stopping).
 """
 
@@ -18,7 +20,7 @@ from webapp.access import cors_headers, is_authorized, origin_allowed
 from webapp.filters import EventFilter, FilterError
 from webapp.limits import Admission, client_address
 from webapp.runtime import Runtime
-from webapp.stream import event_stream
+from webapp.stream import event_stream, handed_over_stream
 
 __all__ = ["bp"]
 
@@ -97,12 +99,14 @@ def events() -> Response:
             rt.limiter.release(address)
 
     sock: socket.socket | None = request.environ.get("gunicorn.socket")
+    protocol = request.environ.get("SERVER_PROTOCOL", "")
+    handover = sock is not None and request.method == "GET" and protocol in ("HTTP/1.0", "HTTP/1.1")
     if sock is not None and config.send_buffer_bytes:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
 
-    def unblock() -> None:
-        if sock is not None:
+    def unblock(reason: str) -> None:
+        if sock is not None and reason != "shutdown":
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
@@ -113,15 +117,20 @@ def events() -> Response:
         release()
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
 
-    body = event_stream(
-        rt.bus,
-        client,
-        gap=plan.gap,
-        heartbeat=config.heartbeat_seconds,
-        retry_ms=config.retry_ms,
-        flush_interval=config.flush_interval,
-        on_finish=release,
-    )
+    if handover:
+        body = handed_over_stream(
+            rt, client, sock, chunked=protocol == "HTTP/1.1", gap=plan.gap, on_finish=release
+        )
+    else:
+        body = event_stream(
+            rt.bus,
+            client,
+            gap=plan.gap,
+            heartbeat=config.heartbeat_seconds,
+            retry_ms=config.retry_ms,
+            flush_interval=config.flush_interval,
+            on_finish=release,
+        )
     response = Response(body, status=200, headers=sse.HEADERS)
     response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
 

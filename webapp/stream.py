@@ -16,14 +16,55 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from webapp import sse
 from webapp.bus import ClientStream, EventBus
 from webapp.replay import GAP_EVENT, Gap
 
-__all__ = ["event_stream"]
+if TYPE_CHECKING:
+    import socket
+
+    from webapp.runtime import Runtime
+
+__all__ = ["event_stream", "handed_over_stream", "opening"]
 
 _REPLAY_CHUNK = 500
+
+
+def opening(epoch: str, retry_ms: int, gap: Gap | None) -> bytes:
+    """``retry:``, a comment naming the stream's epoch, and the gap notice if there is one."""
+    out = sse.retry_frame(retry_ms) + sse.comment(f"stream {epoch}")
+    if gap is not None:
+        # No id: the notice must not move the browser's Last-Event-ID.
+        data = json.dumps(gap.as_dict(), separators=(",", ":"))
+        out += f"event: {GAP_EVENT}\ndata: {data}\n\n".encode()
+    return out
+
+
+def handed_over_stream(
+    runtime: Runtime,
+    client: ClientStream,
+    sock: socket.socket,
+    *,
+    chunked: bool,
+    gap: Gap | None = None,
+    on_finish: Callable[[], None] | None = None,
+) -> Iterator[bytes]:
+    """Write the opening through the server, then let the dispatcher own the socket.
+
+    The server has written (and flushed) the opening chunk by the time the generator resumes,
+    so the dispatcher's bytes follow it on the wire; this thread then parks until the
+    dispatcher ends the stream (client gone, dropped, or shutdown).
+    """
+    try:
+        yield opening(runtime.bus.epoch, runtime.config.retry_ms, gap)
+        done = runtime.dispatcher.adopt(client, sock, chunked)
+        done.wait()
+    finally:
+        runtime.bus.disconnect(client)
+        if on_finish is not None:
+            on_finish()
 
 
 def event_stream(
@@ -39,13 +80,7 @@ def event_stream(
     on_finish: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     try:
-        opening = sse.retry_frame(retry_ms) + sse.comment(f"stream {bus.epoch}")
-        if gap is not None:
-            # No id: the notice must not move the browser's Last-Event-ID.
-            opening += (
-                f"event: {GAP_EVENT}\ndata: {json.dumps(gap.as_dict(), separators=(',', ':'))}\n\n"
-            ).encode()
-        yield opening
+        yield opening(bus.epoch, retry_ms, gap)
         last_write = clock()
         while True:
             if client.closed:

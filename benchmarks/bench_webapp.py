@@ -1,0 +1,277 @@
+"""Web app fan-out benchmark: many concurrent SSE clients on one gunicorn process.
+
+Starts the official Pub/Sub emulator and one web app instance (gunicorn, gthread), opens
+``--clients`` SSE connections from an asyncio client in this process, then publishes
+PoolTotalChanged messages to the typed topic at ``--rate`` per second for ``--duration``
+seconds.  Each message carries its publish time (``payload.bench_sent_ns``), so the latency
+reported is end to end: Pub/Sub publish -> emulator -> streaming pull -> bus -> every client.
+
+    .venv/bin/python -m benchmarks.bench_webapp                  # 1000 clients, 100 events/s
+    .venv/bin/python -m benchmarks.bench_webapp --clients 200 --duration 5
+
+Loopback only; everything it starts runs in its own process group and is stopped at the end.
+Prints clients held, deliveries/s, p50/p99/max latency, drops and the server's CPU use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
+os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
+
+from devstack.processes import ManagedProcess, free_port, wait_for_http
+from devstack.provision import ensure_topics
+from devstack.pubsub_emulator import PubSubEmulator
+from pipeline import catalog
+
+PROJECT = "bench-webapp"
+_SENT = re.compile(rb'"bench_sent_ns":(\d+)')
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SSEClient(asyncio.Protocol):
+    """A minimal SSE reader: counts events and records their delivery latency."""
+
+    def __init__(self, request: bytes, latencies: list[float], state: dict) -> None:
+        self.request = request
+        self.latencies = latencies
+        self.state = state
+        self.buffer = b""
+        self.events = 0
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time_ns()
+        self.buffer += data
+        end = self.buffer.rfind(b"\n\n")
+        if end < 0:
+            return
+        complete, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
+        sent = _SENT.findall(complete)
+        self.events += len(sent)
+        if self.state["measure"]:
+            self.latencies.extend((now - int(s)) / 1e6 for s in sent)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+
+
+def _message(seq: int) -> bytes:
+    product = f"{seq % 40:08x}-0000-4000-8000-000000000000"
+    amount = f"{1000 + seq * 1.5:.2f}"
+    return json.dumps(
+        {
+            "message_type": "PoolTotalChanged",
+            "frame_id": f"{seq:032x}",
+            "received_at": "2026-11-26T14:03:07.123Z",
+            "key": f"PoolTotalChanged|{product}",
+            "data": {
+                "product_id": product,
+                "is_finalized": False,
+                "gross_amounts": [{"amount": amount, "currency": "GBP"}],
+                "net_amounts": [{"amount": amount, "currency": "GBP"}],
+            },
+            "payload": {
+                "productId": product.upper(),
+                "isFinalized": False,
+                "total": {
+                    "grossAmounts": [{"decimalAmount": float(amount), "currency": {"code": "GBP"}}],
+                    "netAmounts": [{"decimalAmount": float(amount), "currency": {"code": "GBP"}}],
+                },
+                "bench_sent_ns": time.time_ns(),
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[int]) -> None:
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient(
+        batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002, max_messages=50)
+    )
+    topic = publisher.topic_path(PROJECT, catalog.by_name("PoolTotalChanged").topic)
+    start = time.monotonic()
+    seq = 0
+    futures = []
+    while not stop.is_set() and time.monotonic() - start < seconds:
+        due = start + seq / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        seq += 1
+        futures.append(publisher.publish(topic, _message(seq), message_type="PoolTotalChanged"))
+    for f in futures:
+        f.result(timeout=30)
+    counter.append(seq)
+    publisher.stop()
+
+
+def _status(port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as resp:
+        return json.load(resp)
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _worker_pid(master: int) -> int:
+    for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        return int(child)
+    return master
+
+
+async def _run_clients(args: argparse.Namespace, port: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, args.clients * 2 + 256)), hard))
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    state = {"measure": False}
+    request = f"GET /events?types=pool-total HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    clients: list[SSEClient] = []
+    t0 = time.monotonic()
+    for i in range(args.clients):
+        _, proto = await loop.create_connection(
+            lambda: SSEClient(request, latencies, state), "127.0.0.1", port
+        )
+        clients.append(proto)
+        if i % 100 == 99:
+            await asyncio.sleep(0.05)
+    deadline = time.monotonic() + 60
+    connected = 0
+    while time.monotonic() < deadline:
+        connected = (await asyncio.to_thread(_status, port))["clients"]["connected"]
+        if connected >= args.clients:
+            break
+        await asyncio.sleep(0.2)
+    print(f"connected {connected} SSE clients in {time.monotonic() - t0:.1f}s")
+
+    master = args._pid
+    worker = _worker_pid(master)
+    stop = threading.Event()
+    published: list[int] = []
+    total = args.warmup + args.duration
+    publisher = threading.Thread(target=_publish, args=(args.rate, total, stop, published))
+    publisher.start()
+    await asyncio.sleep(args.warmup)
+    state["measure"] = True
+    base_events = sum(c.events for c in clients)
+    cpu0, w0 = _cpu_seconds(worker), time.monotonic()
+    own0 = time.process_time()
+    await asyncio.sleep(args.duration)
+    cpu1, w1 = _cpu_seconds(worker), time.monotonic()
+    own1 = time.process_time()
+    state["measure"] = False
+    delivered = sum(c.events for c in clients) - base_events
+    await asyncio.to_thread(publisher.join, 30)
+    await asyncio.sleep(1.0)
+    status = await asyncio.to_thread(_status, port)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return (
+            latencies[min(len(latencies) - 1, int(p * len(latencies)))]
+            if latencies
+            else float("nan")
+        )
+
+    print(
+        f"published {published[0] if published else '?'} events at {args.rate:.0f}/s "
+        f"({args.warmup:.0f}s warm-up + {args.duration:.0f}s measured)"
+    )
+    print(
+        f"clients held: {status['clients']['connected']} / {args.clients}, "
+        f"dropped: {status['clients']['dropped']}, closed by server: {sum(c.closed for c in clients)}"
+    )
+    print(
+        f"deliveries: {delivered} in {w1 - w0:.1f}s = {delivered / (w1 - w0):,.0f} events/s "
+        f"to clients ({len(latencies)} latency samples)"
+    )
+    print(
+        f"latency publish->client: p50 {pct(0.50):.1f} ms, p99 {pct(0.99):.1f} ms, "
+        f"max {latencies[-1] if latencies else float('nan'):.1f} ms, "
+        f"mean {statistics.fmean(latencies) if latencies else float('nan'):.1f} ms"
+    )
+    print(
+        f"CPU: server worker {100 * (cpu1 - cpu0) / (w1 - w0):.0f}% of one core, "
+        f"benchmark clients+publisher {100 * (own1 - own0) / (w1 - w0):.0f}%"
+    )
+    ok = pct(0.99) < 250 and status["clients"]["connected"] >= args.clients
+    print(f"target (>= {args.clients} clients, p99 < 250 ms): {'MET' if ok else 'NOT MET'}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--flush-interval", type=float, default=None, help="SSE_FLUSH_INTERVAL")
+    args = parser.parse_args(argv)
+
+    logs = Path(tempfile.mkdtemp(prefix="bench-webapp-"))
+    emulator = PubSubEmulator.start(logs / "pubsub-emulator.log")
+    web: ManagedProcess | None = None
+    try:
+        os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+        ensure_topics(PROJECT, [t.name for t in catalog.TOPICS])
+        port = free_port()
+        env = dict(
+            os.environ,
+            GOOGLE_CLOUD_PROJECT=PROJECT,
+            PORT=str(port),
+            WEBAPP_HOST="127.0.0.1",
+            SSE_MAX_STREAMS=str(args.clients + 50),
+            SSE_MAX_STREAMS_PER_CLIENT=str(args.clients + 50),
+            WEBAPP_LOG_LEVEL="warning",
+        )
+        if args.flush_interval is not None:
+            env["SSE_FLUSH_INTERVAL"] = str(args.flush_interval)
+        web = ManagedProcess(
+            "webapp",
+            [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "-c",
+                "webapp/gunicorn_conf.py",
+                "webapp.app:create_app()",
+            ],
+            log_path=logs / "webapp.log",
+            env=env,
+            cwd=ROOT,
+        ).start()
+        wait_for_http(
+            f"http://127.0.0.1:{port}/health",
+            timeout=60,
+            accept=lambda s, b: s == 200,
+            alive=web.alive,
+        )
+        args._pid = web.pid
+        asyncio.run(asyncio.wait_for(_run_clients(args, port), timeout=args.duration + 180))
+    finally:
+        if web is not None:
+            web.stop()
+        emulator.stop()
+    print(f"logs: {logs}")
+
+
+if __name__ == "__main__":
+    main()
