@@ -58,6 +58,28 @@ bench: install
 # --- pipeline -------------------------------------------------------------------------------------
 
 # --- connector ------------------------------------------------------------------------------------
+# Tote simulator and connector for local use (ports: SIM_PORT websocket, SIM_PORT+1 control;
+# CONNECTOR_PORT control API).  The connector needs PUBSUB_EMULATOR_HOST (or real credentials).
+SIM_PORT ?= 8765
+SIM_RATE ?= 50
+CONNECTOR_PORT ?= 8081
+CONNECTOR_CONTROL_TOKEN ?= local-control-token
+.PHONY: simulator connector test-connector bench-connector
+
+simulator: $(VENV)/.installed
+	$(PY) -m connector.simulator --port $(SIM_PORT) --rate $(SIM_RATE) --api-key local-api-key
+
+connector: $(VENV)/.installed
+	PORT=$(CONNECTOR_PORT) CONTROL_TOKEN=$(CONNECTOR_CONTROL_TOKEN) TOTE_API_KEY=local-api-key \
+	TOTE_SUBSCRIPTIONS_URL=ws://127.0.0.1:$(SIM_PORT)/partner/connections/graphql/ \
+	$(PY) -m connector
+
+test-connector: $(VENV)/.installed
+	$(PY) -m pytest tests/connector $(PYTEST_ARGS)
+
+bench-connector: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_connector
+
 
 # --- webapp ---------------------------------------------------------------------------------------
 
