@@ -61,9 +61,8 @@ def test_new_frame_ids_keep_the_original_as_replay_of():
 
 
 def test_progress_bar():
-    assert (
-        replay.progress_bar(25, 100, 5.0, width=10) == "[###.......]  25/100  25%      5.0 frames/s"
-    )
+    bar = replay.progress_bar(30, 100, 6.0, width=10)
+    assert bar == "[###.......]  30/100  30%      5.0 frames/s"
 
 
 def test_replay_names_failed_publishes_and_paces_with_sleep():
