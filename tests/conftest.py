@@ -47,3 +47,36 @@ def pubsub_emulator(logs_dir: Path) -> Iterator[PubSubEmulator]:
 @pytest.fixture
 def project() -> str:
     return PROJECT
+
+
+# --- BigQuery emulator ----------------------------------------------------------------------------
+
+from devstack.bigquery_emulator import BigQueryEmulator, local_bigquery_env  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def bigquery_emulator(
+    logs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BigQueryEmulator]:
+    """A running bqemulator, with the environment set for this process and its children.
+
+    ``BIGQUERY_EMULATOR_HOST`` (the ``http://`` URL), ``GOOGLE_APPLICATION_CREDENTIALS``
+    (throwaway, never refreshed) and ``GOOGLE_CLOUD_PROJECT`` are set for the session, so a
+    Beam pipeline run in-process or as a subprocess writes to the emulator; in this process
+    ``bigquery_emulator.client(project)`` is the simplest client.
+    """
+    emulator = BigQueryEmulator.start(
+        logs_dir / "bigquery-emulator.log", tmp_path_factory.mktemp("bqemulator"), project=PROJECT
+    )
+    env = local_bigquery_env(emulator, PROJECT, tmp_path_factory.mktemp("bqcredentials"))
+    previous = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
