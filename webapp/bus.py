@@ -132,11 +132,12 @@ class EventBus:
     def __init__(
         self,
         buffer_size: int = 10_000,
-        client_queue: int = 1_000,
+        client_queue: int | None = None,
         write_timeout: float = 10.0,
         epoch: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        client_queue = buffer_size if client_queue is None else client_queue
         if client_queue > buffer_size:
             raise ValueError("client_queue cannot exceed buffer_size")
         self.epoch = epoch or new_epoch()

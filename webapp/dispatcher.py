@@ -145,9 +145,8 @@ class Dispatcher:
         for member in list(self._members.values()):
             client = member.client
             outbox = member.outbox
-            if client.closed:
-                if not outbox or client.closed_reason != "shutdown":
-                    self._finish(member, client.closed_reason or "closed")
+            if client.closed and client.closed_reason != "shutdown":
+                self._finish(member, client.closed_reason or "closed")
                 continue
             behind = head - client.cursor
             if behind + outbox.pending_events > self.client_queue or client.cursor + 1 < oldest:
@@ -170,6 +169,8 @@ class Dispatcher:
                 outbox.push(sse.comment("heartbeat"))
             if outbox:
                 self._write(member)
+            if client.closed and not outbox and client.cursor >= head:
+                self._finish(member, "shutdown")  # final flush done
 
     @staticmethod
     def _batch(client: ClientStream, ring) -> tuple[bytes, int, int]:
@@ -222,12 +223,12 @@ class Dispatcher:
         member.done.set()
 
     def _drain_on_stop(self) -> None:
+        """Graceful shutdown: keep dispatching until every stream has flushed or time is up."""
         self._admit()
         deadline = self._clock() + getattr(self, "_flush_timeout", 2.0)
-        while self._clock() < deadline and any(m.outbox for m in self._members.values()):
-            for member in list(self._members.values()):
-                if member.outbox:
-                    self._write(member)
-            time.sleep(0.01)
+        while self._members and self._clock() < deadline:
+            self._dispatch(self._clock())
+            if self._members:
+                time.sleep(0.01)
         for member in list(self._members.values()):
             self._finish(member, "shutdown")

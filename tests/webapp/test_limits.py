@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from webapp.limits import Admission, StreamLimiter, client_address
+
+
+def test_per_client_cap_then_release() -> None:
+    limiter = StreamLimiter(per_client=2, total=10)
+    assert limiter.admit("a") is Admission.OK
+    assert limiter.admit("a") is Admission.OK
+    assert limiter.admit("a") is Admission.CLIENT_LIMIT
+    assert limiter.admit("b") is Admission.OK
+    limiter.release("a")
+    assert limiter.admit("a") is Admission.OK
+    assert limiter.open_streams("a") == 2 and limiter.open_streams() == 3
+
+
+def test_instance_cap() -> None:
+    limiter = StreamLimiter(per_client=5, total=2)
+    assert limiter.admit("a") is Admission.OK and limiter.admit("b") is Admission.OK
+    assert limiter.admit("c") is Admission.SERVER_FULL
+
+
+def test_release_without_admit_does_not_go_negative() -> None:
+    limiter = StreamLimiter(per_client=1, total=1)
+    limiter.release("ghost")
+    assert limiter.open_streams() == 0
+    assert limiter.admit("x") is Admission.OK
+    assert limiter.admit("y") is Admission.SERVER_FULL
+
+
+def test_client_address_uses_forwarded_for_only_for_trusted_hops() -> None:
+    assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 0) == "10.0.0.1"
+    assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 1) == "1.2.3.4"
+    assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 2) == "6.6.6.6"
+    assert client_address("10.0.0.1", "1.2.3.4", 5) == "1.2.3.4"
+    assert client_address(None, None, 1) == "unknown"
