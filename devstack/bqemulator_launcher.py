@@ -9,6 +9,8 @@ the project never uses GEOGRAPHY or Avro, so this launcher
   auto-installing extensions over the network;
 * makes ``insertAll`` report bad rows the way real BigQuery does (see
   ``devstack/insert_validation.py``) instead of HTTP 500 for the whole request;
+* returns a view's ``view.query`` in ``tables.get`` (bqemulator stores it but leaves it out),
+  so ``python -m pipeline.tables`` can tell whether a view is up to date;
 then hands over to bqemulator's own ``start`` command with the remaining arguments.
 
 This file runs inside the emulator's own virtualenv (its grpcio/protobuf pins differ from
@@ -143,12 +145,28 @@ def _patch_insert_all() -> None:
             )
 
 
+def _patch_view_resource() -> None:
+    """Include ``view: {query, useLegacySql}`` in table resources of views."""
+    from bqemulator.api.routes import tables
+
+    original = tables._table_to_rest
+
+    def table_to_rest(t: Any) -> dict[str, Any]:
+        body = original(t)
+        if getattr(t, "view_query", None):
+            body["view"] = {"query": t.view_query, "useLegacySql": False}
+        return body
+
+    tables._table_to_rest = table_to_rest
+
+
 def main(argv: list[str]) -> None:
     """``argv`` are bqemulator ``start`` options, e.g. ``--rest-port 9050 --data-dir D``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     os.environ["BQEMU_ENABLE_FORMAT_EXTENSIONS"] = "false"
     _patch_engine()
     _patch_insert_all()
+    _patch_view_resource()
     from bqemulator.cli import main as bqemulator_main
 
     bqemulator_main(["start", *argv], prog_name="bqemulator")
