@@ -8,6 +8,9 @@ the local system runs it (``python -m connector``, gunicorn), then reports:
 * peak RSS of the connector worker under load,
 * loss: frames the simulator sent vs frames found on the ingress subscription (unique ids).
 
+The emulator is warmed up first (30,000 untimed publishes): a cold JVM adds pauses of 100+ ms
+that say nothing about the connector.
+
 Targets: ≥ 5,000 frames/s, p99 < 50 ms, nothing lost, RSS < 200 MB.  Bounded in time
 (``--timeout``).  Run: ``.venv/bin/python -m benchmarks.bench_connector [--rate 6000]``.
 """
@@ -89,11 +92,25 @@ def count_ingress(subscription: str, expected: int, timeout: float) -> set[str]:
     return ids
 
 
+def warm_up(messages: int) -> None:
+    """Publish ``messages`` to a throw-away topic so the emulator's JIT is warm before we time."""
+    ensure_topics(PROJECT, ["bench-warm-up"])
+    publisher = pubsub_v1.PublisherClient()
+    topic = publisher.topic_path(PROJECT, "bench-warm-up")
+    data = b'{"id":"1","type":"next","payload":{"data":{"onPoolTotalChanged":{}}}}'
+    for chunk in range(0, messages, 1000):
+        futures = [publisher.publish(topic, data, n=str(i)) for i in range(chunk, chunk + 1000)]
+        for future in futures:
+            future.result(timeout=60)
+    publisher.stop()
+
+
 def run(rate: float, frames: int, timeout: float, workdir: Path) -> dict[str, Any]:
     emulator = PubSubEmulator.start(workdir / "emulator.log")
     processes: list[ManagedProcess] = []
     try:
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
+        warm_up(30_000)
         ensure_topics(PROJECT, [TOPIC])
         subscription = ensure_subscription(PROJECT, TOPIC, f"{TOPIC}-sub")
         ws_port, control_port, api_port = free_port(), free_port(), free_port()
