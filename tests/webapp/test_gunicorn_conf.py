@@ -1,0 +1,188 @@
+"""The web app as deployed: gunicorn (``webapp/gunicorn_conf.py``) + the official Pub/Sub emulator."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from google.cloud import pubsub_v1
+
+from devstack.provision import ensure_topics
+from devstack.pubsub_emulator import PubSubEmulator
+from pipeline import catalog
+from tests.webapp.messages import PRODUCT, event_status, pool_total, product_status
+from tests.webapp.servers import WAIT, poll, webapp_server
+
+pytestmark = [pytest.mark.emulator, pytest.mark.slow]
+
+
+@pytest.fixture
+def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
+    name = f"g{uuid.uuid4().hex[:8]}-"
+    ensure_topics(project, [f"{name}{t.name}" for t in catalog.TOPICS])
+    return name
+
+
+class Publisher:
+    def __init__(self, project: str, prefix: str) -> None:
+        self.client = pubsub_v1.PublisherClient()
+        self.project = project
+        self.prefix = prefix
+
+    def __call__(self, *messages: tuple[bytes, dict[str, str], str]) -> None:
+        futures = [
+            self.client.publish(
+                self.client.topic_path(self.project, self.prefix + topic), data, **attrs
+            )
+            for data, attrs, topic in messages
+        ]
+        for future in futures:
+            future.result(timeout=30)
+
+
+@pytest.fixture
+def publish(project: str, prefix: str) -> Publisher:
+    return Publisher(project, prefix)
+
+
+@pytest.fixture
+def env(project: str, prefix: str, pubsub_emulator: PubSubEmulator) -> dict[str, str]:
+    return {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "WEBAPP_TOPIC_PREFIX": prefix,
+        "PUBSUB_EMULATOR_HOST": pubsub_emulator.host,
+    }
+
+
+@pytest.fixture
+def logs(logs_dir: Path) -> Iterator[Path]:
+    yield logs_dir
+
+
+def _amounts(messages: list) -> list[str]:
+    return [
+        m.json()["data"]["gross_amounts"][0]["amount"] for m in messages if m.event == "pool-total"
+    ]
+
+
+def test_published_events_reach_a_connected_sse_client(
+    logs: Path, env: dict[str, str], publish: Publisher
+) -> None:
+    with webapp_server(logs, **env) as app:
+        status = app.status()
+        assert [s["state"] for s in status["pubsub"]["subscriptions"]] == ["active"] * len(
+            catalog.TOPICS
+        )
+        everything = app.stream()
+        pools = app.stream(f"/events?types=pool-total&product_id={PRODUCT}")
+        assert everything.status == 200
+        assert everything.response.getheader("Content-Type").startswith("text/event-stream")
+        assert poll(lambda: app.status()["clients"]["connected"] == 2)
+        publish(product_status("OPEN"), pool_total("100.5"), event_status("OFF"))
+        got = everything.read_until(3)
+        assert sorted(m.event for m in got) == ["event-status", "pool-total", "product-status"]
+        assert all(m.id and m.id.startswith(status["instance"] + "-") for m in got)
+        assert _amounts(pools.read_until(1)) == ["100.5"]
+        everything.close()
+        pools.close()
+
+
+def test_two_instances_both_receive_every_event(
+    logs: Path, env: dict[str, str], publish: Publisher
+) -> None:
+    with webapp_server(logs, "webapp-a", **env) as a, webapp_server(logs, "webapp-b", **env) as b:
+        streams = [a.stream("/events?types=pool-total"), b.stream("/events?types=pool-total")]
+        assert poll(
+            lambda: (
+                a.status()["clients"]["connected"] == 1 and b.status()["clients"]["connected"] == 1
+            )
+        )
+        amounts = [f"{i}.25" for i in range(30)]
+        publish(*(pool_total(x) for x in amounts))
+        for stream in streams:
+            assert sorted(_amounts(stream.read_until(30)), key=float) == amounts
+            stream.close()
+
+
+def test_last_event_id_replay_has_no_gap(
+    logs: Path, env: dict[str, str], publish: Publisher
+) -> None:
+    with webapp_server(logs, **env) as app:
+        first = app.stream()
+        assert poll(lambda: app.status()["clients"]["connected"] == 1)
+        publish(*(pool_total(f"{i}") for i in range(5)))
+        seen = first.read_until(5)
+        first.close()
+        assert poll(lambda: app.status()["clients"]["connected"] == 0)
+        publish(*(pool_total(f"{i}") for i in range(5, 10)))
+        assert poll(lambda: app.status()["events"]["in"] == 10)
+        again = app.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]
+        publish(pool_total("10"))
+        resumed = again.read_until(6)
+        ids = [m.id for m in seen + resumed]
+        epoch = seen[0].id.rsplit("-", 1)[0]  # type: ignore[union-attr]
+        assert ids == [f"{epoch}-{i}" for i in range(1, 12)]
+        assert sorted(_amounts(seen + resumed), key=int) == [str(i) for i in range(11)]
+        assert not any(m.event == "replay-gap" for m in resumed)
+        again.close()
+
+
+def test_a_slow_client_is_dropped_while_a_fast_one_keeps_up(
+    logs: Path, env: dict[str, str], publish: Publisher
+) -> None:
+    settings = {
+        **env,
+        "SSE_BUFFER_SIZE": "2000",
+        "SSE_CLIENT_QUEUE": "100",
+        "SSE_SEND_BUFFER_BYTES": "4096",
+        "SSE_WRITE_TIMEOUT": "2",
+    }
+    with webapp_server(logs, **settings) as app:
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", app.port))
+        slow.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # ... and never reads again
+        fast = app.stream()
+        assert poll(lambda: app.status()["clients"]["connected"] == 2)
+        padding = "x" * 2000
+        total = 400
+        for start in range(0, total, 100):
+            publish(
+                *(
+                    pool_total(f"{i}", product_id=f"{i:08d}-{padding[:8]}")
+                    for i in range(start, start + 100)
+                )
+            )
+            # fat payloads fill the slow client's buffers quickly
+        assert len(fast.read_until(total)) == total
+        assert poll(lambda: app.status()["clients"]["dropped"] == 1), app.status()["clients"]
+        assert app.status()["clients"]["connected"] == 1
+        fast.close()
+        slow.close()
+
+
+def test_sigterm_ends_streams_and_deletes_the_subscriptions(
+    logs: Path, env: dict[str, str], project: str, prefix: str
+) -> None:
+    admin = pubsub_v1.SubscriberClient()
+
+    def ours() -> list[str]:
+        return [
+            s.name
+            for s in admin.list_subscriptions(request={"project": f"projects/{project}"})
+            if f"/{prefix}" in s.name
+        ]
+
+    with webapp_server(logs, **env) as app:
+        stream = app.stream()
+        assert poll(lambda: app.status()["clients"]["connected"] == 1)
+        assert len(ours()) == len(catalog.TOPICS)
+        app.process.signal(signal.SIGTERM)
+        stream.read_until(10**6, timeout=WAIT)  # returns at end of stream
+        assert stream.response.isclosed() or stream.response.read1(1) == b""
+        assert poll(lambda: not app.process.alive())
+        assert ours() == []
