@@ -8,6 +8,7 @@ import shlex
 
 import pytest
 
+from tests.deploy.gcloud import assert_flags_exist
 from tests.deploy.makefile import run_make
 from tests.terraform.hcl import ROOT, load
 
@@ -58,6 +59,14 @@ def test_make_commands_name_real_targets_and_dry_run(name: str) -> None:
             extra = [f"{k}={v}" for k, v in variables.items()]
             result = run_make(target, *extra, project=project, region=region)
             assert result.returncode == 0, f"{name}: {' '.join(argv)}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("name", GUIDES)
+def test_gcloud_commands_use_real_flags(name: str) -> None:
+    gcloud = [argv for argv in _commands(name) if argv[0] == "gcloud"]
+    assert gcloud
+    for argv in gcloud:
+        assert_flags_exist(argv)
 
 
 def test_guide_covers_the_whole_path_in_order() -> None:

@@ -6,14 +6,12 @@ command's own ``--help`` so a misspelt flag fails here rather than at launch tim
 
 from __future__ import annotations
 
-import functools
 import re
 import shlex
-import shutil
-import subprocess
 
 import pytest
 
+from tests.deploy.gcloud import assert_flags_exist, flags
 from tests.deploy.makefile import PROJECT, REGION, make_dry_run, run_make
 from tests.terraform.hcl import ROOT, load
 
@@ -44,44 +42,6 @@ def _commands(output: str) -> list[list[str]]:
     return [shlex.split(line) for line in joined.splitlines() if line.strip()]
 
 
-def _flags(argv: list[str]) -> dict[str, str]:
-    out = {}
-    for arg in argv:
-        if arg.startswith("--"):
-            name, _, value = arg.partition("=")
-            out[name] = value
-    return out
-
-
-@functools.cache
-def _gcloud_help(*command: str) -> str | None:
-    gcloud = shutil.which("gcloud")
-    if gcloud is None:
-        return None
-    result = subprocess.run(
-        [gcloud, *command, "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={"PATH": "/usr/bin:/bin", "CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "PAGER": "cat"},
-    )
-    return result.stdout if result.returncode == 0 else None
-
-
-def _assert_gcloud_flags_exist(argv: list[str]) -> None:
-    words = [a for a in argv[1:] if not a.startswith("-")]
-    command = words[:3]
-    help_text = _gcloud_help(*command)
-    if help_text is None:
-        return  # SDK not installed here: the other assertions still apply
-    plain = re.sub(r"\x1b\[[0-9;]*m", "", help_text)
-    for flag in _flags(argv):
-        assert re.search(rf"{re.escape(flag)}\b|--\[no-\]{re.escape(flag[2:])}\b", plain), (
-            f"gcloud {' '.join(command)} has no {flag}"
-        )
-
-
 @pytest.mark.parametrize("target", CLOUD_TARGETS)
 def test_cloud_targets_require_project(target: str) -> None:
     result = run_make(target, project=None)
@@ -104,24 +64,24 @@ def _run_command(target: str, *extra: str) -> list[str]:
 def test_dataflow_run_launches_the_streaming_job_from_the_template() -> None:
     argv = _run_command("dataflow-run")
     assert argv[:5] == ["gcloud", "dataflow", "flex-template", "run", "tote-pipeline"]
-    flags = _flags(argv)
-    assert flags["--project"] == PROJECT
-    assert flags["--region"] == REGION
-    assert flags["--template-file-gcs-location"] == f"{BUCKET}/templates/tote-pipeline.json"
-    assert flags["--service-account-email"] == f"tote-dataflow@{PROJECT}.iam.gserviceaccount.com"
-    assert flags["--staging-location"].startswith(BUCKET)
-    assert flags["--temp-location"].startswith(BUCKET)
-    assert "--enable-streaming-engine" in flags
-    assert "--update" not in flags
-    params = dict(p.split("=", 1) for p in flags["--parameters"].split(","))
+    given = flags(argv)
+    assert given["--project"] == PROJECT
+    assert given["--region"] == REGION
+    assert given["--template-file-gcs-location"] == f"{BUCKET}/templates/tote-pipeline.json"
+    assert given["--service-account-email"] == f"tote-dataflow@{PROJECT}.iam.gserviceaccount.com"
+    assert given["--staging-location"].startswith(BUCKET)
+    assert given["--temp-location"].startswith(BUCKET)
+    assert "--enable-streaming-engine" in given
+    assert "--update" not in given
+    params = dict(p.split("=", 1) for p in given["--parameters"].split(","))
     assert params == {"pubsub_project": PROJECT, "bq_project": PROJECT}
-    _assert_gcloud_flags_exist(argv)
+    assert_flags_exist(argv)
 
 
 def test_service_account_is_the_one_terraform_creates() -> None:
     account = load().resource("google_service_account", "dataflow")["account_id"]
-    flags = _flags(_run_command("dataflow-run"))
-    assert flags["--service-account-email"].split("@")[0] == account
+    given = flags(_run_command("dataflow-run"))
+    assert given["--service-account-email"].split("@")[0] == account
 
 
 def test_dataflow_update_is_the_same_launch_with_update() -> None:
@@ -131,7 +91,7 @@ def test_dataflow_update_is_the_same_launch_with_update() -> None:
     assert update[len(run) :] == ["--update"]
     mapped = _run_command("dataflow-update", "TRANSFORM_NAME_MAPPINGS=Old=New")
     assert mapped[len(run) :] == ["--update", "--transform-name-mappings=Old=New"]
-    _assert_gcloud_flags_exist(mapped)
+    assert_flags_exist(mapped)
 
 
 def test_dataflow_drain_drains_the_active_job_by_name() -> None:
@@ -145,14 +105,14 @@ def test_template_build_uses_the_generated_metadata_and_the_pushed_launcher() ->
     argv = _run_command("template-build")
     assert argv[:4] == ["gcloud", "dataflow", "flex-template", "build"]
     assert argv[4] == f"{BUCKET}/templates/tote-pipeline.json"
-    flags = _flags(argv)
-    assert flags["--metadata-file"] == "deploy/flex_template/metadata.json"
-    assert (ROOT / flags["--metadata-file"]).is_file()
-    assert flags["--sdk-language"] == "PYTHON"
-    assert flags["--image"] == f"{REPO}/dataflow-launcher:abc123"
+    given = flags(argv)
+    assert given["--metadata-file"] == "deploy/flex_template/metadata.json"
+    assert (ROOT / given["--metadata-file"]).is_file()
+    assert given["--sdk-language"] == "PYTHON"
+    assert given["--image"] == f"{REPO}/dataflow-launcher:abc123"
     pushed = make_dry_run("build-and-push")
-    assert f"-t {flags['--image']} ." in pushed
-    _assert_gcloud_flags_exist(argv)
+    assert f"-t {given['--image']} ." in pushed
+    assert_flags_exist(argv)
 
 
 def test_build_and_push_builds_every_dockerfile_for_cloud_run() -> None:
@@ -204,10 +164,10 @@ def test_tf_init_uses_the_state_bucket() -> None:
 def test_manual_start_stop_runs_the_scheduler_jobs_terraform_creates(action: str) -> None:
     argv = _run_command(f"connector-{action}")
     assert argv[:5] == ["gcloud", "scheduler", "jobs", "run", f"tote-connector-{action}"]
-    assert _flags(argv)["--location"] == REGION
+    assert flags(argv)["--location"] == REGION
     job = load().resource("google_cloud_scheduler_job", "connector")
     assert load().evaluate(job["name"], each_key=action) == f"tote-connector-{action}"
-    _assert_gcloud_flags_exist(argv)
+    assert_flags_exist(argv)
 
 
 def test_connector_status_calls_the_control_api_with_an_identity_token() -> None:
@@ -235,4 +195,4 @@ def test_makefile_defaults_name_what_terraform_creates() -> None:
         r'"\$\{var\.project_id\}([^"]*)"', config.locals["dataflow_bucket"]
     )
     bucket = f"gs://{PROJECT}{terraform_default.group(1)}"
-    assert _flags(_run_command("dataflow-run"))["--staging-location"] == f"{bucket}/staging"
+    assert flags(_run_command("dataflow-run"))["--staging-location"] == f"{bucket}/staging"
