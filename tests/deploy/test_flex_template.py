@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+import sys
 
 import pytest
 
@@ -125,3 +126,12 @@ def test_launcher_installs_the_beam_extra_of_the_project() -> None:
     text = (FLEX / "Dockerfile").read_text(encoding="utf-8")
     assert "'.[beam]'" in text
     assert "apache-beam[gcp]==2.77" in (ROOT / "setup.py").read_text(encoding="utf-8")
+
+
+def test_no_pipeline_module_shadows_the_standard_library() -> None:
+    """main.py runs as a script in the launcher, with pipeline/ first on sys.path."""
+    modules = {p.stem for p in (ROOT / "pipeline").glob("*.py")} | {
+        p.name for p in (ROOT / "pipeline").iterdir() if (p / "__init__.py").exists()
+    }
+    assert modules & sys.stdlib_module_names == set()
+    assert "PYTHONPATH" in _dockerfile_env(FLEX / "Dockerfile")
