@@ -219,6 +219,10 @@ def view_file_problems(path: Path) -> list[str]:
         problems.append(f"bad view id {path.stem}")
     if not rendered.strip():
         problems.append("empty")
+    # Terraform creates the views in parallel, after the tables: a view may read tables only.
+    for name in sorted(set(re.findall(r"\$\{dataset\}`?\.`?([A-Za-z_][A-Za-z0-9_]*)", text))):
+        if name not in catalog.TABLES:
+            problems.append(f"reads {name}, which is not a catalog table")
     return problems
 
 
@@ -238,6 +242,8 @@ def test_view_sql_files_render_with_project_and_dataset_only() -> None:
         ("raw_frames", "SELECT 1", False),
         ("has-dash", "SELECT 1", False),
         ("directive", "SELECT '%{ if x }'", False),
+        ("view_on_view", "SELECT * FROM `${project}.${dataset}.pool_totals_latest`", False),
+        ("on_missing", "SELECT * FROM `${project}.${dataset}.pool_totals`", False),
     ],
 )
 def test_view_file_checker(tmp_path: Path, name: str, sql: str, ok: bool) -> None:
