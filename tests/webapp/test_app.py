@@ -1,0 +1,189 @@
+"""The Flask layer through its test client (no Pub/Sub: events are injected into the bus)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.webapp.conftest import inject
+from tests.webapp.messages import PRODUCT, event_status, pool_total
+from webapp import sse
+
+
+def _messages(response: TestResponse, count: int) -> list[sse.Message]:
+    """Read ``count`` events from a streamed response (the test client does not buffer it)."""
+    parser = sse.Parser()
+    got: list[sse.Message] = []
+    chunks: Iterator[bytes] = iter(response.response)  # type: ignore[arg-type]
+    while len(got) < count:
+        got.extend(parser.feed(next(chunks)))
+    return got
+
+
+def test_health_and_status(client: FlaskClient, app: Flask) -> None:
+    assert client.get("/health").json == {"status": "ok"}
+    inject(app, pool_total("10"))
+    status = client.get("/status").json
+    assert status["events"]["in"] == 1
+    assert status["clients"] == {
+        "connected": 0,
+        "total": 0,
+        "dropped": 0,
+        "limit_per_client": 10,
+        "limit_total": 1200,
+    }
+    assert status["buffer"]["size"] == 1 and status["buffer"]["newest_id"].endswith("-1")
+    assert status["pubsub"] == {"enabled": False, "project": "local-project", "subscriptions": []}
+
+
+def test_events_stream_headers_retry_and_events(client: FlaskClient, app: Flask) -> None:
+    response = client.get("/events")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert response.headers["X-Accel-Buffering"] == "no"
+    assert "no-cache" in response.headers["Cache-Control"]
+    chunks = iter(response.response)  # type: ignore[arg-type]
+    parser = sse.Parser()
+    list(parser.feed(next(chunks)))
+    assert parser.retry == 3000
+    inject(app, pool_total("6645.4"))
+    (message,) = list(parser.feed(next(chunks)))
+    assert message.event == "pool-total" and message.id.endswith("-1")  # type: ignore[union-attr]
+    assert message.json()["data"]["gross_amounts"] == [{"amount": "6645.4", "currency": "GBP"}]  # type: ignore[index]
+    response.close()
+    assert client.get("/status").json["clients"]["connected"] == 0
+
+
+def test_type_and_product_filters(client: FlaskClient, app: Flask) -> None:
+    response = client.get(f"/events?types=pool-total,event-status&product_id={PRODUCT.upper()}")
+    next(iter(response.response))  # type: ignore[arg-type]
+    inject(app, event_status("OFF"))  # no product id: filtered out
+    inject(app, pool_total("1", product_id="00000000-0000-4000-8000-000000000000"))
+    inject(app, pool_total("2"))
+    (message,) = _messages(response, 1)
+    assert message.json()["data"]["gross_amounts"][0]["amount"] == "2"  # type: ignore[index]
+    response.close()
+
+
+def test_bad_filter_is_a_400_with_a_message(client: FlaskClient) -> None:
+    response = client.get("/events?types=pool-totals")
+    assert response.status_code == 400
+    assert "unknown event type(s) pool-totals" in response.json["error"]
+    assert client.get("/events", headers={"Last-Event-ID": "x" * 100}).status_code == 400
+
+
+def test_last_event_id_replays_without_gap(client: FlaskClient, app: Flask) -> None:
+    events = [inject(app, pool_total(str(i))) for i in range(5)]
+    response = client.get("/events", headers={"Last-Event-ID": events[1].id})  # type: ignore[union-attr]
+    assert [m.id for m in _messages(response, 3)] == [e.id for e in events[2:]]  # type: ignore[union-attr]
+    response.close()
+    # First connection: the id as a query parameter.
+    response = client.get(f"/events?last_event_id={events[3].id}")  # type: ignore[union-attr]
+    assert [m.id for m in _messages(response, 1)] == [events[4].id]  # type: ignore[union-attr]
+    response.close()
+
+
+def test_gap_older_than_the_buffer_is_announced(make_app: Callable[..., Flask]) -> None:
+    app = make_app(buffer_size=3, client_queue=3)
+    events = [inject(app, pool_total(str(i))) for i in range(6)]
+    response = app.test_client().get("/events", headers={"Last-Event-ID": events[0].id})  # type: ignore[union-attr]
+    messages = _messages(response, 4)
+    assert messages[0].event == "replay-gap" and messages[0].id is None
+    assert messages[0].json() == {
+        "reason": "expired",
+        "last_event_id": events[0].id,  # type: ignore[union-attr]
+        "missed": 2,
+        "oldest_available": events[3].id,  # type: ignore[union-attr]
+    }
+    assert [m.id for m in messages[1:]] == [e.id for e in events[3:]]  # type: ignore[union-attr]
+    response.close()
+
+
+def test_id_from_another_instance_is_announced(client: FlaskClient) -> None:
+    response = client.get("/events", headers={"Last-Event-ID": "zzz-5"})
+    (notice,) = _messages(response, 1)
+    assert notice.event == "replay-gap" and notice.json()["reason"] == "other-instance"  # type: ignore[index]
+    response.close()
+
+
+def test_bearer_token(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token="s3cret").test_client()
+    denied = client.get("/events")
+    assert denied.status_code == 401 and denied.headers["WWW-Authenticate"] == "Bearer"
+    assert "s3cret" not in denied.get_data(as_text=True)
+    assert client.get("/events", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/status").status_code == 401
+    ok = client.get("/events", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200
+    ok.close()
+    ok = client.get("/events?access_token=s3cret")
+    assert ok.status_code == 200
+    ok.close()
+    assert client.get("/health").status_code == 200  # readiness stays open
+
+
+def test_streams_per_client_address_are_capped(make_app: Callable[..., Flask]) -> None:
+    client = make_app(max_streams_per_client=2).test_client()
+    open_streams = [client.get("/events") for _ in range(2)]
+    for response in open_streams:
+        next(iter(response.response))  # type: ignore[arg-type]
+    refused = client.get("/events")
+    assert refused.status_code == 429 and "limit 2" in refused.json["error"]
+    assert refused.headers["Retry-After"]
+    other = client.get("/events", environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert other.status_code == 200
+    other.close()
+    open_streams[0].close()
+    again = client.get("/events")
+    assert again.status_code == 200
+    again.close()
+    open_streams[1].close()
+
+
+def test_instance_stream_cap_is_a_503(make_app: Callable[..., Flask]) -> None:
+    client = make_app(max_streams=1).test_client()
+    first = client.get("/events")
+    assert client.get("/events", environ_base={"REMOTE_ADDR": "10.1.1.1"}).status_code == 503
+    first.close()
+
+
+def test_cors(make_app: Callable[..., Flask]) -> None:
+    client = make_app(cors_origins=("https://dash.example",)).test_client()
+    preflight = client.options("/events", headers={"Origin": "https://dash.example"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    assert "Last-Event-ID" in preflight.headers["Access-Control-Allow-Headers"]
+    assert client.options("/events", headers={"Origin": "https://evil.example"}).status_code == 403
+    stream = client.get("/events", headers={"Origin": "https://dash.example"})
+    assert stream.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    stream.close()
+    other = client.get("/events", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    other.close()
+
+
+def test_unknown_route_and_method_are_json_4xx(client: FlaskClient) -> None:
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.json["error"]
+    assert client.post("/events").status_code == 405
+
+
+def test_dashboard_is_served(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and b"EventSource" not in page.data  # logic lives in the JS
+    assert b"/static/dashboard.js" in page.data
+    assert client.get("/static/dashboard.js").status_code == 200
+    assert client.get("/static/dashboard.css").status_code == 200
+
+
+def test_shutdown_ends_open_streams(app: Flask, client: FlaskClient) -> None:
+    response = client.get("/events")
+    chunks = iter(response.response)  # type: ignore[arg-type]
+    next(chunks)
+    app.extensions["tote"].shutdown()
+    assert list(chunks) == []
+    assert client.get("/health").status_code == 503
+    assert client.get("/events").status_code == 503

@@ -1,0 +1,98 @@
+"""The dashboard in a real headless Chromium, fed through the Pub/Sub emulator and gunicorn."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from google.cloud import pubsub_v1
+
+from devstack.provision import ensure_topics
+from devstack.pubsub_emulator import PubSubEmulator
+from pipeline import catalog
+from tests.webapp.browser import chromium, chromium_binary
+from tests.webapp.messages import (
+    EVENT,
+    PRODUCT,
+    event_status,
+    pool_total,
+    product_status,
+    typed_message,
+)
+from tests.webapp.servers import webapp_server
+
+pytestmark = [pytest.mark.browser, pytest.mark.emulator, pytest.mark.slow]
+
+
+def test_dashboard_shows_live_pool_updates(
+    pubsub_emulator: PubSubEmulator, project: str, logs_dir: Path
+) -> None:
+    chromium_binary()  # skip (or fail under CI) before starting anything
+    prefix = f"d{uuid.uuid4().hex[:8]}-"
+    ensure_topics(project, [f"{prefix}{t.name}" for t in catalog.TOPICS])
+    publisher = pubsub_v1.PublisherClient()
+
+    def publish(*messages: tuple[bytes, dict[str, str], str]) -> None:
+        for data, attributes, topic in messages:
+            publisher.publish(
+                publisher.topic_path(project, prefix + topic), data, **attributes
+            ).result(timeout=30)
+
+    env = {
+        "GOOGLE_CLOUD_PROJECT": project,
+        "WEBAPP_TOPIC_PREFIX": prefix,
+        "PUBSUB_EMULATOR_HOST": pubsub_emulator.host,
+    }
+    with webapp_server(logs_dir, "webapp-dashboard", **env) as app, chromium(logs_dir) as page:
+        page.navigate(app.url("/"))
+        page.wait_for("document.querySelector('#connection').classList.contains('live')")
+        assert page.evaluate("document.querySelector('#connection').textContent.trim()") == "Live"
+
+        card = f"document.querySelector('.pool[data-product-id=\"{PRODUCT}\"]')"
+        publish(product_status("OPEN"), pool_total("6645.4"))
+        page.wait_for(f"{card} && {card}.querySelector('.pool-gross').textContent === '£6,645.40'")
+        assert page.evaluate(f"{card}.querySelector('.pool-id').textContent") == PRODUCT[:8]
+        page.wait_for(f"{card}.querySelector('.pool-status').textContent === 'OPEN'")
+
+        publish(pool_total("7012.9"))  # the live update
+        page.wait_for(f"{card}.querySelector('.pool-gross').textContent === '£7,012.90'")
+        assert page.evaluate(f"{card}.querySelector('svg.spark').dataset.points") == "2"
+
+        second = "0d2b4c6e-1111-4222-8333-944455556666"
+        publish(
+            pool_total("1520", product_id=second),
+            product_status("CLOSED", product_id=second),
+            event_status("OFF"),
+            typed_message(
+                "EventResultChanged",
+                {
+                    "event_id": EVENT,
+                    "result_status": "FINAL",
+                    "competitor_results": [
+                        {
+                            "competitor_id": "7c1e2a90-aaaa",
+                            "finishing_position": "1",
+                            "status": "RUNNER",
+                        },
+                        {
+                            "competitor_id": "3b9d0f11-bbbb",
+                            "finishing_position": "2",
+                            "status": "RUNNER",
+                        },
+                    ],
+                },
+            ),
+        )
+        race = f"document.querySelector('.race[data-event-id=\"{EVENT}\"]')"
+        page.wait_for(f"{race} && {race}.querySelector('.results').children.length === 2")
+        assert page.evaluate(f"{race}.querySelector('.race-title').textContent") == "Newcastle"
+        assert page.evaluate(f"{race}.querySelector('.race-sub').textContent").startswith(
+            "19:25 · 31 Jan 2026"
+        )
+        page.wait_for("document.querySelectorAll('.pool').length === 2")
+        for amount in ("7140.25", "7391", "7800.5"):
+            publish(pool_total(amount))
+        page.wait_for(f"{card}.querySelector('svg.spark').dataset.points === '5'")
+        assert page.evaluate("Number(document.querySelector('#meter-events').textContent)") >= 9
+        page.screenshot(logs_dir / "dashboard.png")
