@@ -41,6 +41,7 @@ __all__ = [
     "ensure_dataset",
     "ensure_tables",
     "ensure_views",
+    "local_client",
     "main",
     "make_client",
     "merge_schema",
@@ -192,8 +193,18 @@ def make_client(project: str) -> bigquery.Client:
     host = os.environ.get("BIGQUERY_EMULATOR_HOST")
     if not host:
         return bigquery.Client(project=project)
+    return _emulator_client(host, project)
+
+
+def local_client(emulator: Any, project: str) -> bigquery.Client:
+    """A client for a running local emulator (anything with ``.host``), without credentials."""
+    return _emulator_client(emulator.host, project)
+
+
+def _emulator_client(host: str, project: str) -> bigquery.Client:
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
+    from google.cloud import bigquery
 
     endpoint = host if "://" in host else f"http://{host}"
     return bigquery.Client(

@@ -233,8 +233,8 @@ def test_dedup_view_keeps_every_column(loaded) -> None:
     assert json.loads(row["payload"])["productId"] == P1
 
 
-def test_pool_totals_latest_has_the_newest_total_per_product(loaded) -> None:
-    rows = view(loaded, "pool_totals_latest", "product_id")
+def test_latest_pool_totals_has_the_newest_total_per_product(loaded) -> None:
+    rows = view(loaded, "latest_pool_totals", "product_id")
     assert [(r["product_id"], r["is_finalized"], r["frame_id"]) for r in rows] == [
         (P1, True, POOL_T2["frame_id"]),
         (P2, False, POOL_P2["frame_id"]),
@@ -368,7 +368,7 @@ def test_dead_letters_by_reason(loaded) -> None:
 
 
 def test_resolve_sql_takes_names_files_or_text(tmp_path) -> None:
-    assert "`p.d.pool_totals_latest`" in query.resolve_sql("pool_totals_now", "p", "d")
+    assert "`p.d.latest_pool_totals`" in query.resolve_sql("pool_totals_now", "p", "d")
     path = tmp_path / "mine.sql"
     path.write_text("SELECT 1 FROM `${project}.${dataset}.t`")
     assert query.resolve_sql(str(path), "p", "d") == "SELECT 1 FROM `p.d.t`"

@@ -193,3 +193,11 @@ def test_cli_uses_the_emulator_from_the_environment(
     assert "raw_frames" in out and "created" in out
     client = bigquery_emulator.client(project)
     assert {t.table_id for t in client.list_tables(f"{project}.{dataset}")} >= set(catalog.TABLES)
+
+
+@pytest.mark.bigquery
+def test_local_client_reaches_the_emulator(
+    bigquery_emulator: BigQueryEmulator, project: str
+) -> None:
+    client = tables.local_client(bigquery_emulator, project)
+    assert [r.answer for r in client.query("SELECT 7 AS answer").result()] == [7]
