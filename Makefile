@@ -82,6 +82,20 @@ bench-connector: $(VENV)/.installed
 
 
 # --- webapp ---------------------------------------------------------------------------------------
+# The web app alone (the whole system: make run). Needs PUBSUB_EMULATOR_HOST and
+# GOOGLE_CLOUD_PROJECT (or real credentials); WEBAPP_PUBSUB=false serves without Pub/Sub.
+WEBAPP_PORT ?= 8080
+.PHONY: webapp test-webapp bench-webapp
+
+webapp: $(VENV)/.installed
+	PORT=$(WEBAPP_PORT) WEBAPP_HOST=127.0.0.1 $(VENV)/bin/gunicorn -c webapp/gunicorn_conf.py 'webapp.app:create_app()'
+
+test-webapp: $(VENV)/.installed
+	$(PY) -m pytest tests/webapp $(PYTEST_ARGS)
+
+# 1000 SSE clients, 100 events/s through the Pub/Sub emulator; BENCH_ARGS='--clients 2000' etc.
+bench-webapp: $(VENV)/.installed
+	$(PY) -m benchmarks.bench_webapp $(BENCH_ARGS)
 
 # --- deploy (Terraform, Dataflow flex template, images) -------------------------------------------
 # The path in docs/deployment.md, in order: tf-state-bucket (once), tf-init, then `make deploy`

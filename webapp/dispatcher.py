@@ -97,21 +97,30 @@ class Dispatcher:
     def _run(self) -> None:
         next_tick = self._clock()
         while not self._stop.is_set():
-            self._admit()
-            timeout = max(0.0, next_tick - self._clock())
-            for key, mask in self._selector.select(timeout) if self._members else ():
-                member: _Member = key.data
-                if mask & selectors.EVENT_READ:
-                    self._on_readable(member)
-                if mask & selectors.EVENT_WRITE and member.client.number in self._members:
-                    self._write(member)
-            if not self._members:
-                self._stop.wait(timeout)
-            now = self._clock()
-            if now >= next_tick:
-                self._dispatch(now)
-                next_tick = now + self.tick
+            try:
+                next_tick = self._step(next_tick)
+            except Exception:  # one bad stream must not stop every other stream
+                log.exception("SSE dispatcher step failed; continuing")
+                time.sleep(self.tick)
         self._drain_on_stop()
+
+    def _step(self, next_tick: float) -> float:
+        """One loop turn: admit new streams, serve socket events, dispatch on the tick."""
+        self._admit()
+        timeout = max(0.0, next_tick - self._clock())
+        for key, mask in self._selector.select(timeout) if self._members else ():
+            member: _Member = key.data
+            if mask & selectors.EVENT_READ:
+                self._on_readable(member)
+            if mask & selectors.EVENT_WRITE and member.client.number in self._members:
+                self._write(member)
+        if not self._members:
+            self._stop.wait(timeout)
+        now = self._clock()
+        if now >= next_tick:
+            self._dispatch(now)
+            next_tick = now + self.tick
+        return next_tick
 
     def _admit(self) -> None:
         while True:

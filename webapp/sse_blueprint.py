@@ -75,6 +75,8 @@ def events() -> Response:
         return _error(400, f"Last-Event-ID is longer than {_MAX_ID_LENGTH} characters")
     if rt.bus.closed:
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
+    if request.method == "HEAD":  # headers only: never open a stream nobody will read
+        return Response(status=200, headers=sse.HEADERS)
     address = client_address(
         request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxy_hops
     )

@@ -187,3 +187,10 @@ def test_shutdown_ends_open_streams(app: Flask, client: FlaskClient) -> None:
     assert list(chunks) == []
     assert client.get("/health").status_code == 503
     assert client.get("/events").status_code == 503
+
+
+def test_head_on_events_returns_headers_without_a_stream(client: FlaskClient) -> None:
+    response = client.head("/events")
+    assert response.status_code == 200 and response.data == b""
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert client.get("/status").json["clients"]["total"] == 0

@@ -136,3 +136,23 @@ def test_shutdown_flushes_what_is_in_flight(bus: EventBus) -> None:
     d.stop(flush_timeout=5)
     assert done.is_set()
     assert [m.id for m in _read_events(peer, sse.Parser(), 20)] == [f"ep-{i}" for i in range(1, 21)]
+
+
+def test_a_failing_step_does_not_stop_the_dispatcher(
+    bus: EventBus, dispatcher: Dispatcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = {"n": 0}
+    original = dispatcher._dispatch
+
+    def flaky(now: float) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("boom")
+        original(now)
+
+    monkeypatch.setattr(dispatcher, "_dispatch", flaky)
+    server, peer = _pair()
+    dispatcher.adopt(bus.connect(EventFilter()), server, chunked=False)
+    _publish(bus, 3)
+    assert [m.id for m in _read_events(peer, sse.Parser(), 3)] == ["ep-1", "ep-2", "ep-3"]
+    assert calls["n"] > 1
