@@ -26,6 +26,7 @@ Dataflow-only features are switched on by the runner: ``id_label=frame_id`` on t
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import apache_beam as beam
@@ -121,7 +122,10 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
     options = PipelineOptions(argv)
     options.view_as(StandardOptions).streaming = True
     if not options.view_as(StandardOptions).runner:
-        options.view_as(StandardOptions).runner = "BundleBasedDirectRunner"
+        # Locally the bundle-based direct runner (plain DirectRunner tries to download Prism);
+        # the flex template image sets TOTE_DEFAULT_RUNNER=DataflowRunner.
+        default = os.environ.get("TOTE_DEFAULT_RUNNER", "BundleBasedDirectRunner")
+        options.view_as(StandardOptions).runner = default
     pipeline = beam.Pipeline(options=options)
     build(pipeline, options)
     result = pipeline.run()
@@ -132,7 +136,7 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
 def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     result = run(argv)
-    if not _is_dataflow(PipelineOptions(argv)):
+    if "dataflow" not in type(result).__name__.lower():
         result.wait_until_finish()  # local runner: run until the process is stopped
 
 
