@@ -122,6 +122,25 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
     publisher.stop()
 
 
+def _baseline_subscriber(latencies: list[float], state: dict) -> object:
+    """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency."""
+    from google.cloud import pubsub_v1
+
+    from devstack.provision import ensure_subscription
+
+    topic = catalog.by_name("PoolTotalChanged").topic
+    path = ensure_subscription(PROJECT, topic, f"bench-baseline-{os.getpid()}")
+
+    def on_message(message: object) -> None:
+        now = time.time_ns()
+        found = _SENT.search(message.data)  # type: ignore[attr-defined]
+        if found and state["measure"]:
+            latencies.append((now - int(found.group(1))) / 1e6)
+        message.ack()  # type: ignore[attr-defined]
+
+    return pubsub_v1.SubscriberClient().subscribe(path, on_message)
+
+
 def _status(port: int) -> dict:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as resp:
         return json.load(resp)
@@ -167,6 +186,8 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
 
     master = args._pid
     worker = _worker_pid(master)
+    baseline: list[float] = []
+    baseline_future = _baseline_subscriber(baseline, state)
     stop = threading.Event()
     published: list[int] = []
     total = args.warmup + args.duration
@@ -185,14 +206,12 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
     await asyncio.to_thread(publisher.join, 30)
     await asyncio.sleep(1.0)
     status = await asyncio.to_thread(_status, port)
+    baseline_future.cancel()  # type: ignore[attr-defined]
     latencies.sort()
+    baseline.sort()
 
-    def pct(p: float) -> float:
-        return (
-            latencies[min(len(latencies) - 1, int(p * len(latencies)))]
-            if latencies
-            else float("nan")
-        )
+    def pct(p: float, values: list[float] = latencies) -> float:
+        return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
 
     print(
         f"published {published[0] if published else '?'} events at {args.rate:.0f}/s "
@@ -211,6 +230,11 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
         f"max {latencies[-1] if latencies else float('nan'):.1f} ms, "
         f"mean {statistics.fmean(latencies) if latencies else float('nan'):.1f} ms"
     )
+    print(
+        f"baseline publish->plain subscriber (Pub/Sub emulator alone): p50 {pct(0.5, baseline):.1f} ms, "
+        f"p99 {pct(0.99, baseline):.1f} ms ({len(baseline)} samples)"
+    )
+    print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"CPU: server worker {100 * (cpu1 - cpu0) / (w1 - w0):.0f}% of one core, "
         f"benchmark clients+publisher {100 * (own1 - own0) / (w1 - w0):.0f}%"

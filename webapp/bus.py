@@ -98,7 +98,7 @@ class ClientStream:
         if self.closed:
             return []
         ring = self.bus._ring
-        if self.cursor + 1 < ring.oldest:
+        if self.cursor + 1 < self.bus.bounds()[1]:
             self.bus.drop(self, "slow")  # the ring moved past it: events would be skipped
             return []
         events = ring.after(self.cursor, limit)
@@ -176,6 +176,11 @@ class EventBus:
         return event
 
     # -- reader side -------------------------------------------------------------------------
+
+    def bounds(self) -> tuple[int, int]:
+        """``(head, oldest)`` of the ring, read consistently (under the lock)."""
+        with self._cond:
+            return self._ring.head, self._ring.oldest
 
     def plan(self, last_event_id: str | None) -> ReplayPlan:
         """The replay for ``last_event_id``, at most ``client_queue`` events long."""

@@ -148,8 +148,7 @@ class Dispatcher:
 
     def _dispatch(self, now: float) -> None:
         ring = self.bus._ring
-        head = ring.head
-        oldest = ring.oldest
+        head, oldest = self.bus.bounds()
         cache: dict[tuple, tuple[bytes, int, int]] = {}
         for member in list(self._members.values()):
             client = member.client
