@@ -62,6 +62,19 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` and its children (the gunicorn worker), in seconds."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for p in [pid, *(int(c) for c in children)]:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    return total
+
+
 def worker_rss_mb(pid: int) -> float:
     try:
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
@@ -157,6 +170,9 @@ def run(rate: float, frames: int, timeout: float, workdir: Path) -> dict[str, An
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
+        assert connector.pid is not None and sim.pid is not None
+        cpu_before = cpu_seconds(connector.pid)
+        sim_cpu_before = cpu_seconds(sim.pid)
         deadline = time.monotonic() + timeout
         first = last = None
         sent = 0
@@ -173,6 +189,8 @@ def run(rate: float, frames: int, timeout: float, workdir: Path) -> dict[str, An
             time.sleep(0.05)
         sampling = False
         sampler.join()
+        cpu = cpu_seconds(connector.pid) - cpu_before
+        sim_cpu = cpu_seconds(sim.pid) - sim_cpu_before
         status = get(f"{api_url}/status?latency_window=1000000")
         delivered = count_ingress(subscription, sent, timeout=120)
         elapsed = (last or time.monotonic()) - (first or time.monotonic())
@@ -189,6 +207,9 @@ def run(rate: float, frames: int, timeout: float, workdir: Path) -> dict[str, An
             "frames_per_s": round(status["published"] / elapsed, 1) if elapsed > 0 else 0.0,
             "latency_ms": status["publish_latency_ms"],
             "peak_worker_rss_mb": round(peak_rss, 1),
+            "connector_cpu_us_per_frame": round(cpu / max(1, status["published"]) * 1e6, 1),
+            "simulator_cpu_us_per_frame": round(sim_cpu / max(1, sent) * 1e6, 1),
+            "load_average_1m": os.getloadavg()[0],
             "completed": last is not None,
         }
     finally:
@@ -211,7 +232,9 @@ def main(argv: list[str] | None = None) -> None:
         f"({result['published']} frames in {result['elapsed_s']} s, requested {args.rate:.0f}/s); "
         f"receive→publish-ack p50 {lat['p50']} ms, p99 {lat['p99']} ms; "
         f"lost {result['lost']}, refused {result['refused']}; "
-        f"peak worker RSS {result['peak_worker_rss_mb']} MB"
+        f"peak worker RSS {result['peak_worker_rss_mb']} MB; "
+        f"connector CPU {result['connector_cpu_us_per_frame']} µs/frame "
+        f"(machine load {result['load_average_1m']:.1f} on {os.cpu_count()} cores)"
     )
     print(json.dumps(result))
     ok = (

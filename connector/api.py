@@ -18,7 +18,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.auth import Authorizer, Verifier
-from connector.forwarder import Publisher
+from connector.forwarder import BatchPublisher
 from connector.logs import Redactor, configure_logging
 from connector.service import ConnectorService
 from connector.settings import Settings
@@ -54,7 +54,7 @@ def _audiences(settings: Settings) -> list[str]:
 def create_app(
     settings: Settings | None = None,
     *,
-    publisher: Publisher | None = None,
+    publisher: BatchPublisher | None = None,
     verifier: Verifier | None = None,
 ) -> Flask:
     """Build the app (and the connector service behind it) from ``settings`` or the env."""

@@ -222,15 +222,16 @@ class ToteClient:
         self._last_activity = received
         event = proto.receive(raw)
         if event.forward:
+            now = datetime.now(UTC)
             attrs = ingress_attributes(
                 frame_id=new_id(),
-                received_at=datetime.now(UTC),
+                received_at=now,
                 connection_id=connection_id,
                 protocol=proto.protocol,
                 subscription=event.subscription,
             )
             await self._forward(Frame(raw, attrs, received))
-            self.status.frame(event.subscription)
+            self.status.frame(event.subscription, now)
             if event.kind is EventKind.ERROR:
                 field = event.subscription or f"id {event.id}"
                 if event.subscription:

@@ -1,12 +1,14 @@
-"""Frames from the receive loop to Pub/Sub: a bounded buffer, one publisher thread, retries.
+"""Frames from the receive loop to Pub/Sub: a bounded buffer, publisher threads, retries.
 
 The websocket receive loop must never wait on Pub/Sub, so it only *offers* a frame (O(1), never
-blocks).  A single thread hands buffered frames to the batching publisher; completion callbacks
-count acks and schedule a retry (exponential, capped) for every failed publish, keeping the frame
-and its ``frame_id`` so the pipeline can deduplicate a retried frame.  A frame stays counted in
-``buffered`` until Pub/Sub acknowledged it, so the bound covers everything in memory; when it is
-reached ``offer`` says no and the caller applies backpressure (stops reading the socket) and, if
-that does not help, counts the frame as refused and logs it: nothing disappears silently.
+blocks).  Two publisher threads each take whatever is buffered (up to one Publish request's worth)
+and publish it as one batch: while one request is in flight the next batch accumulates, so batches
+grow with the load and latency stays at about one round trip.  A failed batch is retried after a
+capped exponential delay with the same frames and ``frame_id``s (the pipeline deduplicates a
+retried frame).  A frame stays counted in ``buffered`` until Pub/Sub acknowledged it, so the bound
+covers everything in memory; when it is reached ``offer`` says no and the caller applies
+backpressure (stops reading the socket) and, if that does not help, counts the frame as refused
+and logs it: nothing disappears silently.
 """
 
 from __future__ import annotations
@@ -19,21 +21,22 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-__all__ = ["Forwarder", "ForwarderStats", "Frame", "Publisher", "percentile"]
+from connector.pubsub import MAX_BATCH_BYTES, MAX_BATCH_MESSAGES
+
+__all__ = ["BatchPublisher", "Forwarder", "ForwarderStats", "Frame", "percentile"]
 
 log = logging.getLogger(__name__)
 
 
-class Publisher(Protocol):
+class BatchPublisher(Protocol):
     """What the forwarder needs from Pub/Sub (see ``connector.pubsub.IngressPublisher``)."""
 
-    def publish(self, data: bytes, attributes: dict[str, str]) -> Future: ...
+    def publish_batch(self, messages: Sequence[tuple[bytes, dict[str, str]]]) -> list[str]: ...
 
 
 @dataclass(slots=True)
@@ -54,6 +57,7 @@ class ForwarderStats:
     refused: int = 0
     buffered: int = 0
     retrying: int = 0
+    batches: int = 0
 
 
 def percentile(samples: list[float], pct: float) -> float:
@@ -66,40 +70,49 @@ def percentile(samples: list[float], pct: float) -> float:
 
 
 class Forwarder:
-    """Buffers frames and publishes them through one shared publisher.
+    """Buffers frames and publishes them in batches through one shared publisher.
 
     ``capacity`` bounds frames held in memory (queued, in flight or waiting to retry).
     ``capture_path``, when set, gets every offered frame as one JSON line (the replay format).
+    ``max_batch`` caps the messages per Publish request.
     """
 
     def __init__(
         self,
-        publisher: Publisher,
+        publisher: BatchPublisher,
         capacity: int = 50_000,
         capture_path: str = "",
         retry_base: float = 0.2,
         retry_cap: float = 10.0,
+        workers: int = 2,
+        max_batch: int = MAX_BATCH_MESSAGES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._publisher = publisher
         self.capacity = capacity
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._max_batch = max(1, min(max_batch, MAX_BATCH_MESSAGES))
         self._clock = clock
         self._cond = threading.Condition()
         self._queue: deque[Frame] = deque()
-        self._retries: list[tuple[float, int, Frame]] = []
+        self._retries: list[tuple[float, int, list[Frame]]] = []
         self._seq = itertools.count()
         self._pending = 0
         self._closed = False
         self.stats = ForwarderStats()
         self.latencies: deque[float] = deque(maxlen=200_000)
+        self._capture_lock = threading.Lock()
         self._capture: IO[str] | None = None
         if capture_path:
             Path(capture_path).parent.mkdir(parents=True, exist_ok=True)
             self._capture = open(capture_path, "a", encoding="utf-8")  # noqa: SIM115
-        self._thread = threading.Thread(target=self._run, name="ingress-publisher", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"ingress-publisher-{i}", daemon=True)
+            for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     # -- called from the receive loop ---------------------------------------------------------
 
@@ -144,7 +157,8 @@ class Forwarder:
                 publish_failures=self.stats.publish_failures,
                 refused=self.stats.refused,
                 buffered=self._pending,
-                retrying=len(self._retries),
+                retrying=sum(len(batch) for _, _, batch in self._retries),
+                batches=self.stats.batches,
             )
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -161,13 +175,14 @@ class Forwarder:
         return True
 
     def close(self, timeout: float) -> bool:
-        """Flush, then stop the thread; logs (with ids) whatever could not be published."""
+        """Flush, then stop the threads; logs (with ids) whatever could not be published."""
         flushed = self.flush(timeout)
         with self._cond:
             self._closed = True
-            leftovers = [*self._queue, *(f for _, _, f in self._retries)]
+            leftovers = [*self._queue, *(f for _, _, batch in self._retries for f in batch)]
             self._cond.notify_all()
-        self._thread.join(5)
+        for thread in self._threads:
+            thread.join(5)
         if not flushed:
             log.error(
                 "shutdown: %d frame(s) not acknowledged by Pub/Sub within %.0fs",
@@ -177,77 +192,84 @@ class Forwarder:
                     "json_fields": {"frame_ids": [f.attributes.get("frame_id") for f in leftovers]}
                 },
             )
-        if self._capture is not None:
-            self._capture.close()
-            self._capture = None
+        with self._capture_lock:
+            if self._capture is not None:
+                self._capture.close()
+                self._capture = None
         return flushed
 
-    # -- publisher thread -------------------------------------------------------------------------
+    # -- publisher threads ------------------------------------------------------------------------
+
+    def _take(self) -> list[Frame] | None:
+        """The next batch: a due retry first, else up to ``max_batch`` queued frames."""
+        with self._cond:
+            while True:
+                if self._closed:
+                    return None
+                now = self._clock()
+                if self._retries and self._retries[0][0] <= now:
+                    return heapq.heappop(self._retries)[2]
+                if self._queue:
+                    batch: list[Frame] = []
+                    size = 0
+                    while self._queue and len(batch) < self._max_batch:
+                        size += len(self._queue[0].data)
+                        if batch and size > MAX_BATCH_BYTES:
+                            break
+                        batch.append(self._queue.popleft())
+                    return batch
+                wait = self._retries[0][0] - now if self._retries else None
+                self._cond.wait(wait if wait is None else max(wait, 0.001))
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and not self._queue and not self._due_retry():
-                    wait = self._retries[0][0] - self._clock() if self._retries else None
-                    self._cond.wait(wait if wait is None else max(wait, 0.001))
-                if self._closed:
-                    return
-                batch = list(self._queue)
-                self._queue.clear()
-                now = self._clock()
-                while self._retries and self._retries[0][0] <= now:
-                    batch.append(heapq.heappop(self._retries)[2])
-            self._publish(batch)
-
-    def _due_retry(self) -> bool:
-        return bool(self._retries) and self._retries[0][0] <= self._clock()
-
-    def _publish(self, batch: list[Frame]) -> None:
-        if self._capture is not None:
-            lines = [
-                json.dumps({"data": f.data.decode("utf-8", "replace"), "attributes": f.attributes})
-                for f in batch
-                if f.attempts == 0
-            ]
-            if lines:
-                self._capture.write("\n".join(lines) + "\n")
-                self._capture.flush()
-        for frame in batch:
-            frame.attempts += 1
+        while (batch := self._take()) is not None:
+            self._capture_frames(batch)
+            for frame in batch:
+                frame.attempts += 1
             try:
-                future = self._publisher.publish(frame.data, frame.attributes)
-            except Exception as exc:  # the client refused synchronously: same as a failed future
-                self._failed(frame, exc)
+                self._publisher.publish_batch([(f.data, f.attributes) for f in batch])
+            except Exception as exc:  # any refusal: keep the frames and retry the batch
+                self._failed(batch, exc)
                 continue
-            future.add_done_callback(lambda fut, fr=frame: self._done(fr, fut))
+            now = self._clock()
+            with self._cond:
+                self._pending -= len(batch)
+                self.stats.published += len(batch)
+                self.stats.batches += 1
+                self.latencies.extend(now - f.received for f in batch)
+                if not self._pending:
+                    self._cond.notify_all()
 
-    def _done(self, frame: Frame, future: Future) -> None:
-        exc = future.exception()
-        if exc is not None:
-            self._failed(frame, exc)
+    def _capture_frames(self, batch: list[Frame]) -> None:
+        if self._capture is None:
             return
-        latency = self._clock() - frame.received
-        with self._cond:
-            self._pending -= 1
-            self.stats.published += 1
-            self.latencies.append(latency)
-            if not self._pending:
-                self._cond.notify_all()
+        lines = [
+            json.dumps({"data": f.data.decode("utf-8", "replace"), "attributes": f.attributes})
+            for f in batch
+            if f.attempts == 0
+        ]
+        if lines:
+            with self._capture_lock:
+                if self._capture is not None:
+                    self._capture.write("\n".join(lines) + "\n")
+                    self._capture.flush()
 
-    def _failed(self, frame: Frame, exc: BaseException) -> None:
-        delay = min(self._retry_cap, self._retry_base * 2 ** min(frame.attempts - 1, 20))
+    def _failed(self, batch: list[Frame], exc: BaseException) -> None:
+        attempts = max(f.attempts for f in batch)
+        delay = min(self._retry_cap, self._retry_base * 2 ** min(attempts - 1, 20))
         with self._cond:
-            self.stats.publish_failures += 1
-            heapq.heappush(self._retries, (self._clock() + delay, next(self._seq), frame))
+            self.stats.publish_failures += len(batch)
+            heapq.heappush(self._retries, (self._clock() + delay, next(self._seq), batch))
             self._cond.notify_all()
         log.warning(
-            "publish failed, retrying in %.1fs: %s",
+            "publish of %d frame(s) failed, retrying in %.1fs: %s",
+            len(batch),
             delay,
             type(exc).__name__,
             extra={
                 "json_fields": {
-                    "frame_id": frame.attributes.get("frame_id"),
-                    "attempt": frame.attempts,
+                    "first_frame_id": batch[0].attributes.get("frame_id"),
+                    "attempt": attempts,
                     "error": str(exc)[:300],
                 }
             },

@@ -9,13 +9,14 @@ Pub/Sub (or the flush timeout passed, which is logged with the frame ids).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.forwarder import Forwarder, Publisher, percentile
+from connector.forwarder import BatchPublisher, Forwarder, percentile
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import load_selections, plan_subscriptions
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class ConnectorService:
     """Owns the forwarder (for the process lifetime) and the client thread (per start)."""
 
-    def __init__(self, settings: Settings, publisher: Publisher | None = None) -> None:
+    def __init__(self, settings: Settings, publisher: BatchPublisher | None = None) -> None:
         self.settings = settings
         self.subscriptions = plan_subscriptions(
             settings.subscriptions, load_selections(settings.selections_file)
@@ -37,15 +38,14 @@ class ConnectorService:
         if publisher is None:
             from connector.pubsub import IngressPublisher
 
-            publisher = IngressPublisher(
-                settings.project,
-                settings.ingress_topic,
-                max_messages=settings.batch_max_messages,
-                max_latency=settings.batch_max_latency_seconds,
-            )
+            publisher = IngressPublisher(settings.project, settings.ingress_topic)
         self.publisher = publisher
         self.forwarder = Forwarder(
-            publisher, capacity=settings.buffer_size, capture_path=settings.capture_path
+            publisher,
+            capacity=settings.buffer_size,
+            capture_path=settings.capture_path,
+            workers=settings.publish_workers,
+            max_batch=settings.batch_max_messages,
         )
         self.status = ConnectorStatus()
         self._lock = threading.Lock()
@@ -120,7 +120,7 @@ class ConnectorService:
             close()
         log.info("connector shut down")
 
-    def test_publish(self, timeout: float = 30.0) -> str:
+    def test_publish(self) -> str:
         """Publish a marked test message to the ingress topic; returns the message id."""
         attrs = ingress_attributes(
             frame_id=new_id(),
@@ -132,13 +132,14 @@ class ConnectorService:
         data = (
             b'{"type":"connector_test","payload":{"message":"tote-realtime connector self-test"}}'
         )
-        return str(self.publisher.publish(data, attrs).result(timeout=timeout))
+        return self.publisher.publish_batch([(data, attrs)])[0]
 
     def status_dict(self, latency_window: int = 10_000) -> dict[str, Any]:
         """``/status``; latency percentiles over the last ``latency_window`` acknowledged frames."""
         out = self.status.to_dict()
         stats = self.forwarder.snapshot()
-        latencies = list(self.forwarder.latencies)[-latency_window:]
+        recent = self.forwarder.latencies
+        latencies = list(itertools.islice(reversed(recent), min(latency_window, len(recent))))
         out.update(
             running=self.running,
             published=stats.published,

@@ -86,8 +86,8 @@ class Settings:
     subscriptions: tuple[str, ...] = ()
     selections_file: str = ""
     buffer_size: int = 50_000
-    batch_max_messages: int = 500
-    batch_max_latency_seconds: float = 0.005
+    batch_max_messages: int = 1000
+    publish_workers: int = 2
     backpressure_seconds: float = 5.0
     flush_timeout_seconds: float = 20.0
     user_agent: str = "tote-realtime-connector/0.1"
@@ -126,8 +126,8 @@ class Settings:
             subscriptions=_list(env, "CONNECTOR_SUBSCRIPTIONS"),
             selections_file=env.get("CONNECTOR_SELECTIONS_FILE", "").strip(),
             buffer_size=_int(env, "BUFFER_SIZE", 50_000, minimum=1),
-            batch_max_messages=_int(env, "PUBLISH_BATCH_MAX_MESSAGES", 500, minimum=1),
-            batch_max_latency_seconds=_float(env, "PUBLISH_BATCH_MAX_LATENCY_SECONDS", 0.005),
+            batch_max_messages=_int(env, "PUBLISH_BATCH_MAX_MESSAGES", 1000, minimum=1),
+            publish_workers=_int(env, "PUBLISH_WORKERS", 2, minimum=1),
             backpressure_seconds=_float(env, "BACKPRESSURE_SECONDS", 5.0),
             flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 20.0),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",

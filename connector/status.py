@@ -53,9 +53,9 @@ class ConnectorStatus:
             for key, value in changes.items():
                 setattr(self, key, value)
 
-    def frame(self, subscription: str | None) -> None:
+    def frame(self, subscription: str | None, now: datetime | None = None) -> None:
         """Count one forwarded frame (``unknown`` when its id maps to no subscription)."""
-        now = datetime.now(UTC)
+        now = now or datetime.now(UTC)
         with self._lock:
             self.frames[subscription or "unknown"] += 1
             self.last_frame_at = now
