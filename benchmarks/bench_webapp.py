@@ -234,6 +234,13 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
         f"baseline publish->plain subscriber (Pub/Sub emulator alone): p50 {pct(0.5, baseline):.1f} ms, "
         f"p99 {pct(0.99, baseline):.1f} ms ({len(baseline)} samples)"
     )
+    server = status.get("latency_ms", {})
+    print(
+        "server side (last 1000 samples): "
+        + ", ".join(
+            f"{name} p50 {v.get('p50')} / p99 {v.get('p99')} ms" for name, v in server.items()
+        )
+    )
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"CPU: server worker {100 * (cpu1 - cpu0) / (w1 - w0):.0f}% of one core, "

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from webapp.events import Event, Incoming, new_epoch
 from webapp.filters import EventFilter
+from webapp.percentiles import Window
 from webapp.replay import ReplayPlan, plan_replay
 from webapp.ring import RingBuffer
 
@@ -156,6 +157,8 @@ class EventBus:
         self._dropped = 0
         self._clients_total = 0
         self._closed = False
+        self.pubsub_delay = Window()
+        """Seconds from Pub/Sub publish time to the bus (clock skew with Pub/Sub included)."""
 
     # -- writer side -------------------------------------------------------------------------
 
@@ -172,6 +175,8 @@ class EventBus:
             event = Event.number(incoming, self.epoch, self._ring.head + 1)
             self._ring.append(event)
             self._events_in += 1
+            if incoming.published_at is not None:
+                self.pubsub_delay.add(max(0.0, event.at - incoming.published_at))
             self._cond.notify_all()
         return event
 

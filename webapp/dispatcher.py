@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from webapp import sse
 from webapp.bus import ClientStream, EventBus
 from webapp.outbox import Outbox
+from webapp.percentiles import Window
 
 __all__ = ["Dispatcher"]
 
@@ -67,6 +68,11 @@ class Dispatcher:
         self._incoming: queue.SimpleQueue[_Member] = queue.SimpleQueue()
         self._members: dict[int, _Member] = {}
         self._stop = threading.Event()
+        self._last_measured = 0
+        self.tick_duration = Window()
+        """Seconds each dispatch (read, encode, write to every stream) took."""
+        self.event_delay = Window()
+        """Seconds from an event entering the bus to its first write by the dispatcher."""
         self._thread = threading.Thread(target=self._run, name="sse-dispatcher", daemon=True)
 
     def start(self) -> Dispatcher:
@@ -118,7 +124,13 @@ class Dispatcher:
             self._stop.wait(timeout)
         now = self._clock()
         if now >= next_tick:
+            seen = self.bus._ring.head
             self._dispatch(now)
+            self.tick_duration.add(self._clock() - now)
+            newest = self.bus._ring.get(seen)
+            if newest is not None and newest.seq > self._last_measured and self._members:
+                self._last_measured = newest.seq
+                self.event_delay.add(max(0.0, time.time() - newest.at))
             next_tick = now + self.tick
         return next_tick
 

@@ -63,6 +63,11 @@ def status() -> Response | tuple[Response, int]:
             "duplicates": stats.duplicates,
             "rejected": sum(s.rejected for s in subscriber.states) if subscriber else 0,
         },
+        latency_ms={
+            "pubsub_to_bus": rt.bus.pubsub_delay.summary(),
+            "bus_to_written": rt.dispatcher.event_delay.summary(),
+            "dispatch_tick": rt.dispatcher.tick_duration.summary(),
+        },
         buffer={
             "size": stats.buffer_size,
             "capacity": stats.buffer_capacity,

@@ -76,13 +76,21 @@ class Page:
         self.call("Page.navigate", url=url)
 
     def wait_for(self, expression: str, timeout: float = 60.0) -> Any:
-        """Poll ``expression`` until it is truthy; returns its value."""
+        """Poll ``expression`` until it is truthy; returns its value.
+
+        An exception counts as "not yet" (the page may still be loading), and is reported if
+        the time runs out.
+        """
         deadline = time.monotonic() + timeout
-        value = None
+        value: Any = None
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
-            if value:
-                return value
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError as exc:
+                value = exc
+            else:
+                if value:
+                    return value
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {expression!r} (last value {value!r})")
 

@@ -64,6 +64,8 @@ def test_adopted_stream_receives_every_event_in_order(
     events = _read_events(peer, sse.Parser(), 50)
     assert [m.id for m in events] == [f"ep-{i}" for i in range(1, 51)]
     assert all(m.event == "pool-total" for m in events)
+    assert dispatcher.event_delay.summary()["samples"] >= 1
+    assert dispatcher.tick_duration.summary()["samples"] >= 1
 
 
 def test_filters_and_heartbeats(bus: EventBus, dispatcher: Dispatcher) -> None:

@@ -54,6 +54,7 @@ def test_own_subscriptions_receive_every_typed_topic_and_are_deleted_on_close(
         _publish(project, prefix, event_status("OFF"))
         assert poll(lambda: bus.stats().events_in == 2)
         assert sorted(e.stream for e in client.take()) == ["event-status", "pool-total"]
+        assert bus.pubsub_delay.summary()["samples"] == 2  # publish time came through
     finally:
         subscriber.close()
     for state in subscriber.states:
