@@ -102,7 +102,7 @@ def create_app(
         raw = request.args.get("latency_window", "10000")
         if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
             return error(400, "latency_window must be an integer between 1 and 1000000")
-        return jsonify(service.status_dict(int(raw)))
+        return jsonify(redact.value(service.status_dict(int(raw))))
 
     @app.post("/start")
     def start() -> Any:

@@ -87,7 +87,7 @@ class ConnectorService:
             self._thread = threading.Thread(target=run, name="tote-client", daemon=True)
             self._thread.start()
             ready.wait(5)
-            log.info("connector started", extra={"json_fields": {"url": self.settings.tote_url}})
+            log.info("connector started", extra={"json_fields": {"url": self.settings.safe_url}})
             return True
 
     def stop(self, timeout: float | None = None) -> bool:
@@ -154,6 +154,6 @@ class ConnectorService:
                 "p99": round(percentile(latencies, 99) * 1000, 2),
             },
             ingress_topic=self.settings.ingress_topic,
-            tote_url=self.settings.tote_url,
+            tote_url=self.settings.safe_url,
         )
         return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from pipeline import catalog
 
@@ -139,6 +140,16 @@ class Settings:
         return f"Api-Key {self.api_key}" if self.api_key else ""
 
     @property
+    def safe_url(self) -> str:
+        """``tote_url`` without user info or query string (which could carry a credential)."""
+        parts = urlsplit(self.tote_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an HTTP response."""
-        return tuple(s for s in (self.api_key, self.control_token) if s)
+        parts = urlsplit(self.tote_url)
+        url_parts = (parts.password or "", parts.query)
+        return tuple(s for s in (self.api_key, self.control_token, *url_parts) if s)

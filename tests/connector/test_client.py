@@ -214,3 +214,43 @@ def test_stop_flushes_every_received_frame_and_is_idempotent(
     assert len(ingress.pull(received)) == received
     assert service.stop() is False
     wait_until(lambda: sim.stats()["connections"] == 0, 10, "socket closed")
+
+
+def test_backpressure_waits_for_space_then_refuses_and_counts(
+    pubsub_emulator: object, project: str
+) -> None:
+    """A full buffer stops the receive loop; a frame is refused only after the grace period."""
+    import asyncio
+
+    from connector.client import ToteClient
+    from connector.forwarder import Forwarder, Frame
+    from connector.pubsub import IngressPublisher
+    from connector.status import ConnectorStatus
+    from devstack.provision import ensure_topics
+    from pipeline.ingress import new_id
+
+    topic = f"later-{new_id()[:10]}"  # absent at first: the buffered frame cannot be published
+    publisher = IngressPublisher(project, topic)
+    forwarder = Forwarder(publisher, capacity=1, retry_base=0.05, retry_cap=0.1)
+    settings = Settings(project=project, ingress_topic=topic, backpressure_seconds=0.3)
+    client = ToteClient(settings, [], forwarder, ConnectorStatus())
+    try:
+        assert forwarder.offer(Frame(b"first", {"frame_id": new_id()}))
+        asyncio.run(client._forward(Frame(b"second", {"frame_id": new_id()})))
+        assert forwarder.snapshot().refused == 1 and forwarder.pending == 1
+
+        async def forward_while_space_frees() -> None:
+            waiting = asyncio.create_task(client._forward(Frame(b"third", {"frame_id": new_id()})))
+            await asyncio.sleep(0.05)
+            assert not waiting.done()  # the loop is held, not dropping
+            await asyncio.to_thread(ensure_topics, project, [topic])
+            await waiting
+
+        settings_long = Settings(project=project, ingress_topic=topic, backpressure_seconds=30)
+        client.settings = settings_long
+        asyncio.run(forward_while_space_frees())
+        assert forwarder.snapshot().refused == 1  # the third frame got in once space freed
+        assert forwarder.flush(30) and forwarder.snapshot().published == 2
+    finally:
+        forwarder.close(5)
+        publisher.close()

@@ -58,3 +58,13 @@ def test_repr_hides_secrets() -> None:
 def test_bad_values_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_url_credentials_are_kept_out_of_sight() -> None:
+    s = Settings.from_env(
+        {
+            "TOTE_SUBSCRIPTIONS_URL": "wss://user:pw-123456@hub.example:8443/partner/graphql/?token=tk-9876543"
+        }
+    )
+    assert s.safe_url == "wss://hub.example:8443/partner/graphql/"
+    assert "pw-123456" in s.secrets and "token=tk-9876543" in s.secrets
