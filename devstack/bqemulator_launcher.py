@@ -9,6 +9,10 @@ the project never uses GEOGRAPHY or Avro, so this launcher
   auto-installing extensions over the network;
 * makes ``insertAll`` report bad rows the way real BigQuery does (see
   ``devstack/insert_validation.py``) instead of HTTP 500 for the whole request;
+* stops copying the whole table into a time-travel snapshot after every write (bqemulator
+  does ``CREATE TABLE snapshot AS SELECT * FROM table`` per ``insertAll``: inserts get slower
+  as the table grows and the data directory balloons); ``FOR SYSTEM_TIME AS OF`` is then
+  unsupported locally;
 * returns a view's ``view.query`` in ``tables.get`` (bqemulator stores it but leaves it out),
   so ``python -m pipeline.tables`` can tell whether a view is up to date;
 then hands over to bqemulator's own ``start`` command with the remaining arguments.
@@ -18,6 +22,7 @@ Beam's), so it imports nothing from the project's virtualenv; its one helper,
 ``insert_validation``, is a standard-library module next to it, imported as a sibling.
 """
 
+import json
 import logging
 import os
 import sys
@@ -79,6 +84,16 @@ def _patch_insert_all() -> None:
 
     original = tabledata.insert_all
 
+    def conversion_errors(rows: list[Any], candidates: list[int], arrow_schema: Any) -> dict:
+        found = {}
+        for index in candidates:
+            try:
+                tabledata.bq_rows_to_arrow([rows[index]], arrow_schema)
+            except Exception:  # any conversion failure is this row's
+                problem = _conversion_problem(rows[index]["json"], arrow_schema, tabledata)
+                found[index] = insert_validation.insert_error(index, [problem])
+        return found
+
     async def insert_all(project_id, dataset_id, table_id, request, ctx):  # type: ignore[no-untyped-def]
         args = (project_id, dataset_id, table_id, request, ctx)
         table_meta = ctx.catalog.get_table(project_id, dataset_id, table_id)
@@ -87,9 +102,6 @@ def _patch_insert_all() -> None:
         body = await request.json()
         rows = body.get("rows") or []
         fields = [_field_dict(f) for f in table_meta.schema_.fields]
-        arrow_schema = tabledata._build_arrow_schema(
-            tabledata._fields_raw_from_schema(table_meta.schema_.fields)
-        )
         ignore_unknown = bool(body.get("ignoreUnknownValues", False))
         errors: dict[int, dict[str, Any]] = {}
         for index, row in enumerate(rows):
@@ -100,32 +112,40 @@ def _patch_insert_all() -> None:
             )
             if problems:
                 errors[index] = insert_validation.insert_error(index, problems)
-                continue
+        while True:
+            if errors and not body.get("skipInvalidRows", False):
+                return {
+                    "kind": "bigquery#tableDataInsertAllResponse",
+                    "insertErrors": [
+                        errors.get(i) or insert_validation.stopped_error(i)
+                        for i in range(len(rows))
+                    ],
+                }
+            good = [i for i in range(len(rows)) if i not in errors]
+            # Never let bqemulator partition rows itself (its errors name the wrong column).
+            request._json = {**body, "skipInvalidRows": False, "rows": [rows[i] for i in good]}
             try:
-                tabledata.bq_rows_to_arrow([row], arrow_schema)
-            except Exception:  # any conversion failure is this row's
-                errors[index] = insert_validation.insert_error(
-                    index, [_conversion_problem(row["json"], arrow_schema, tabledata)]
+                # bqemulator converts the whole batch before inserting anything, so a
+                # conversion failure leaves the table untouched: find the culprits, retry.
+                result = await original(*args) if good else {"insertErrors": []}
+            except Exception:
+                arrow_schema = tabledata._build_arrow_schema(
+                    tabledata._fields_raw_from_schema(table_meta.schema_.fields)
                 )
-        if not errors:
-            return await original(*args)
-        if not body.get("skipInvalidRows", False):
+                # bqemulator's conversion may have altered the row dicts: re-read the request.
+                pristine = json.loads(await request.body()).get("rows") or []
+                culprits = conversion_errors(pristine, good, arrow_schema)
+                if not culprits:
+                    raise
+                errors.update(culprits)
+                continue
+            for err in result.get("insertErrors") or []:
+                original_index = good[err["index"]]
+                errors[original_index] = {**err, "index": original_index}
             return {
                 "kind": "bigquery#tableDataInsertAllResponse",
-                "insertErrors": [
-                    errors.get(i) or insert_validation.stopped_error(i) for i in range(len(rows))
-                ],
+                "insertErrors": [errors[i] for i in sorted(errors)],
             }
-        good = [i for i in range(len(rows)) if i not in errors]
-        request._json = {**body, "rows": [rows[i] for i in good]}
-        result = await original(*args) if good else {"insertErrors": []}
-        for err in result.get("insertErrors") or []:
-            original_index = good[err["index"]]
-            errors[original_index] = {**err, "index": original_index}
-        return {
-            "kind": "bigquery#tableDataInsertAllResponse",
-            "insertErrors": [errors[i] for i in sorted(errors)],
-        }
 
     insert_all.__annotations__ = {
         "project_id": str,
@@ -143,6 +163,18 @@ def _patch_insert_all() -> None:
                 insert_all,
                 methods=list(route.methods),
             )
+
+
+def _patch_snapshots() -> None:
+    """Publish the change event of a write but skip the full-table snapshot copy."""
+    from bqemulator.versioning import snapshots
+
+    def record_change_without_snapshot(
+        self: Any, project_id: str, dataset_id: str, table_id: str
+    ) -> None:
+        self._events.publish(snapshots.TableDataChanged(project_id, dataset_id, table_id))
+
+    snapshots.SnapshotManager.record_change = record_change_without_snapshot
 
 
 def _patch_view_resource() -> None:
@@ -167,6 +199,7 @@ def main(argv: list[str]) -> None:
     _patch_engine()
     _patch_insert_all()
     _patch_view_resource()
+    _patch_snapshots()
     from bqemulator.cli import main as bqemulator_main
 
     bqemulator_main(["start", *argv], prog_name="bqemulator")
