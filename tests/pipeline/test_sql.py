@@ -389,3 +389,9 @@ def test_query_cli_prints_rows(loaded, capsys: pytest.CaptureFixture[str]) -> No
     assert query.main(["race_winners", "--project", client.project, "--dataset", dataset]) == 0
     out = capsys.readouterr().out
     assert "runner-b" in out and out.rstrip().endswith("(1 row)")
+
+
+def test_the_analyst_guide_names_every_table_view_and_example_query() -> None:
+    guide = (tables.SQL_DIR.parent.parent / "docs" / "analyst.md").read_text()
+    names = [*catalog.TABLES, *tables.view_sql("p", "d"), *query.query_names()]
+    assert [n for n in names if f"`{n}`" not in guide] == []
