@@ -158,6 +158,21 @@ def test_fatal_close_code_stops_retrying(
     wait_until(lambda: state(service)["state"] == "connected", 60, "connected again")
 
 
+@pytest.mark.parametrize("code", [1011, 4408])
+def test_retryable_close_codes_reconnect(
+    start_simulator: Callable[..., SimulatorProcess], connector: Factory, code: int
+) -> None:
+    sim = start_simulator("--rate", "20")
+    service = connector(sim)
+    wait_until(lambda: state(service)["state"] == "connected", 60, "connected")
+    sim.fault(f"close?code={code}")
+    wait_until(lambda: sim.stats()["connections_total"] >= 2, 30, "a reconnect")
+    wait_until(lambda: state(service)["state"] == "connected", 30, "connected again")
+    status = state(service)
+    assert status["reconnects"] == 1 and f"close {code}" in status["last_reconnect_reason"]
+    assert status["fatal"] is None
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [((), "HTTP 401"), (("--init-auth-only", "--protocols", "graphql-ws"), "refused")],
