@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -192,3 +194,23 @@ def test_start_on_a_given_port_then_stop_frees_it(tmp_path: Path) -> None:
         emulator.stop()
     assert not emulator.process.alive()
     assert port_is_free(port)
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_launcher_imports_only_stdlib_bqemulator_and_its_sibling() -> None:
+    # It runs in .bqvenv: anything from the project's virtualenv would break it there.
+    devstack = Path(__file__).resolve().parents[2] / "devstack"
+    allowed = set(sys.stdlib_module_names) | {"__future__"}
+    launcher = imported_modules(devstack / "bqemulator_launcher.py")
+    assert launcher - allowed == {"bqemulator", "fastapi", "insert_validation"}
+    assert imported_modules(devstack / "insert_validation.py") <= allowed
