@@ -6,9 +6,10 @@ Order (each step waits until its part answers before the next starts):
 2. the BigQuery emulator (own virtualenv) with offline credentials for the pipeline;
 3. topics, subscriptions, dataset, tables and views, all from the message catalog;
 4. the Tote simulator (unless ``tote_url`` points at a real / other Tote-compatible server);
-5. the connector's control API (gunicorn), then ``POST /start`` — as Cloud Scheduler does;
-6. the pipeline (``python -m pipeline`` on BundleBasedDirectRunner), until a probe frame flows;
-7. the web app (gunicorn).
+5. the connector's control API (gunicorn);
+6. the web app (gunicorn), subscribed before any typed event is published;
+7. the pipeline (``python -m pipeline`` on BundleBasedDirectRunner), until a probe frame flows;
+8. ``POST /start`` to the connector — as Cloud Scheduler does at 06:00.
 
 :meth:`LocalSystem.stop` goes in reverse: the connector is stopped through ``POST /stop`` first
 so it flushes every frame it received, then each process group gets SIGTERM (SIGKILL after a
@@ -98,6 +99,8 @@ class LocalSystem:
     simulator_args: tuple[str, ...] = ()
     pipeline_args: tuple[str, ...] = ()
     connector_env: dict[str, str] = field(default_factory=dict)
+    shared_pubsub: PubSubEmulator | None = None
+    shared_bigquery: Any = None
     say: Callable[[str], None] = lambda _msg: None
 
     def __post_init__(self) -> None:
@@ -142,8 +145,10 @@ class LocalSystem:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalSystem:
-        skip = ("simulator", "simulator_control") if self.external_tote else ()
-        if not self.bigquery:
+        skip: tuple[str, ...] = ("simulator", "simulator_control") if self.external_tote else ()
+        if self.shared_pubsub is not None:
+            skip += ("pubsub",)
+        if not self.bigquery or self.shared_bigquery is not None:
             skip += ("bigquery", "bigquery_grpc")
         if not self.webapp:
             skip += ("webapp",)
@@ -153,10 +158,11 @@ class LocalSystem:
             if not self.external_tote:
                 self.start_simulator()
             self.start_connector()
-            self.connector_post("/start")
-            self.start_pipeline()
-            if self.webapp:
+            if self.webapp:  # before the pipeline, so it sees every typed event from the start
                 self.start_webapp()
+            self.start_pipeline()
+            # Last, as Cloud Scheduler would at 06:00: frames flow once everything is up.
+            self._step("connector started (POST /start)", lambda: self.connector_post("/start"))
         except BaseException:
             self.stop()
             raise
@@ -172,7 +178,7 @@ class LocalSystem:
         base = {k: v for k, v in os.environ.items() if not k.startswith("BIGQUERY_EMULATOR")}
         base.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
         base.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
-        self.pubsub = self._step(
+        self.pubsub = self.shared_pubsub or self._step(
             f"Pub/Sub emulator on {self.ports.pubsub}",
             lambda: PubSubEmulator.start(self.logs / "pubsub-emulator.log", self.ports.pubsub),
         )
@@ -187,7 +193,7 @@ class LocalSystem:
             from devstack.bigquery_emulator import BigQueryEmulator, local_bigquery_env
             from pipeline import tables
 
-            self.bq = self._step(
+            self.bq = self.shared_bigquery or self._step(
                 f"BigQuery emulator on {self.ports.bigquery}",
                 lambda: BigQueryEmulator.start(
                     self.logs / "bigquery-emulator.log",
@@ -310,9 +316,9 @@ class LocalSystem:
             proc = self.processes.pop(name, None)
             if proc is not None:
                 proc.stop()
-        if self.bq is not None:
+        if self.bq is not None and self.bq is not self.shared_bigquery:
             self.bq.stop()
-            self.bq = None
-        if self.pubsub is not None:
+        self.bq = None
+        if self.pubsub is not None and self.pubsub is not self.shared_pubsub:
             self.pubsub.stop()
-            self.pubsub = None
+        self.pubsub = None
