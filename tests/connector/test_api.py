@@ -180,3 +180,22 @@ def test_status_rejects_a_bad_latency_window(make_client: Callable[..., FlaskCli
     for bad in ("0", "-1", "lots", "99999999"):
         resp = client.get(f"/status?latency_window={bad}")
         assert resp.status_code == 400 and "latency_window" in resp.json["error"]
+
+
+def test_autostart_connects_without_a_post(
+    make_client: Callable[..., FlaskClient], start_simulator: Callable[..., SimulatorProcess]
+) -> None:
+    sim = start_simulator("--rate", "50")
+    client = make_client(sim.url, autostart=True)
+    wait_until(lambda: client.get("/status").json["state"] == "connected", 60, "autostart")
+    assert sim.stats()["connections_total"] == 1
+
+
+def test_bad_subscription_config_fails_the_boot_clearly(
+    ingress: Ingress, logs: io.StringIO
+) -> None:
+    from connector.subscriptions import SubscriptionConfigError
+
+    settings = Settings(project=ingress.project, subscriptions=("onNope",))
+    with pytest.raises(SubscriptionConfigError, match="onNope"):
+        create_app(settings)
