@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from webapp import sse
 from webapp.bus import ClientStream, EventBus
-from webapp.outbox import Outbox
+from webapp.outbox import Outbox, chunk
 from webapp.percentiles import Window
 
 __all__ = ["Dispatcher"]
@@ -162,6 +162,8 @@ class Dispatcher:
         ring = self.bus._ring
         head, oldest = self.bus.bounds()
         cache: dict[tuple, tuple[bytes, int, int]] = {}
+        wires: dict[tuple, bytes] = {}  # the same payload, chunk-framed once for all
+        write_timeout = self.write_timeout
         for member in list(self._members.values()):
             client = member.client
             outbox = member.outbox
@@ -172,23 +174,26 @@ class Dispatcher:
             if behind + outbox.pending_events > self.client_queue or client.cursor + 1 < oldest:
                 self._drop(member, f"{behind} events behind")
                 continue
-            if outbox.stalled_for() > self.write_timeout:
-                self._drop(member, f"no write progress for {outbox.stalled_for():.1f}s")
+            if outbox.stalled_since is not None and now - outbox.stalled_since > write_timeout:
+                self._drop(member, f"no write progress for {now - outbox.stalled_since:.1f}s")
                 continue
-            if behind > 0 and not outbox:
+            if outbox:  # still pending from an earlier tick: keep draining, take nothing new
+                self._write(member)
+            elif behind > 0:
                 key = (client.cursor, client.filter)
                 batch = cache.get(key)
                 if batch is None:
-                    batch = self._batch(client, ring)
-                    cache[key] = batch
+                    batch = cache[key] = self._batch(client, ring)
                 payload, count, last = batch
                 client.cursor = last
                 if count:
-                    outbox.push(payload, count)
-            if not outbox and now - outbox.last_write >= self.heartbeat:
-                outbox.push(sse.comment("heartbeat"))
-            if outbox:
-                self._write(member)
+                    wire_key = (key, outbox.chunked)
+                    wire = wires.get(wire_key)
+                    if wire is None:
+                        wire = wires[wire_key] = chunk(payload) if outbox.chunked else payload
+                    self._send(member, wire, count)
+            elif now - outbox.last_write >= self.heartbeat:
+                self._send(member, outbox.frame(sse.comment("heartbeat")), 0)
             if client.closed and not outbox and client.cursor >= head:
                 self._finish(member, "shutdown")  # final flush done
 
@@ -208,6 +213,25 @@ class Dispatcher:
         )
         return b"".join(e.frame for e in chosen), len(chosen), events[-1].seq
 
+    def _send(self, member: _Member, wire: bytes, events: int) -> None:
+        """Fast path: one ``send`` for a client that keeps up; the rest waits in its outbox."""
+        try:
+            member.outbox.send_framed(wire, events, member.sock.send)
+        except OSError:
+            self._finish(member, "disconnected")
+            return
+        member.client.sent = member.outbox.sent_events
+        if member.outbox:
+            member.client.writing_since = member.outbox.stalled_since
+            self._want_write(member, True)
+
+    def _want_write(self, member: _Member, wanted: bool) -> None:
+        if wanted != member.writing:
+            member.writing = wanted
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.modify(member.sock, events, member)
+
     def _write(self, member: _Member) -> None:
         try:
             member.outbox.flush(member.sock.send)
@@ -216,12 +240,7 @@ class Dispatcher:
             return
         member.client.sent = member.outbox.sent_events
         member.client.writing_since = member.outbox.stalled_since
-        wants_write = bool(member.outbox)
-        if wants_write != member.writing:
-            member.writing = wants_write
-            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wants_write else 0)
-            with contextlib.suppress(KeyError, ValueError, OSError):
-                self._selector.modify(member.sock, events, member)
+        self._want_write(member, bool(member.outbox))
 
     def _drop(self, member: _Member, why: str) -> None:
         log.warning(

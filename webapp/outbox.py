@@ -41,6 +41,9 @@ class Outbox:
     def __bool__(self) -> bool:
         return bool(self._items)
 
+    def frame(self, data: bytes) -> bytes:
+        return chunk(data) if self.chunked else data
+
     def push(self, data: bytes, events: int = 0) -> bool:
         """Queue ``data`` (carrying ``events`` events); False when the client is too far behind."""
         if self.pending_events + events > self.limit:
@@ -52,6 +55,35 @@ class Outbox:
         if self.stalled_since is None:
             self.stalled_since = self._clock()
         return True
+
+    def send_or_queue(self, data: bytes, events: int, send: Callable[[bytes], int]) -> None:
+        """Write ``data`` (unframed) now if nothing is pending, queue what the socket refuses.
+
+        The dispatcher's fast path: a client that keeps up costs one ``send`` per tick and no
+        queue bookkeeping.  Only call it with an empty outbox (ordering); ``OSError`` other
+        than ``BlockingIOError`` propagates (client gone).
+        """
+        self.send_framed(chunk(data) if self.chunked else data, events, send)
+
+    def send_framed(self, wire: bytes, events: int, send: Callable[[bytes], int]) -> None:
+        """:meth:`send_or_queue` for bytes already framed for the wire (shared by many clients)."""
+        if self._items:
+            raise RuntimeError("send_framed needs an empty outbox (events would be reordered)")
+        try:
+            sent = send(wire)
+        except BlockingIOError:
+            sent = 0
+        now = self._clock()
+        if sent == len(wire):
+            self.sent_events += events
+            self.last_write = now
+            return
+        if sent:
+            self.last_write = now
+        self._items.append([memoryview(wire)[sent:], events])
+        self.pending_events += events
+        self.pending_bytes += len(wire) - sent
+        self.stalled_since = now
 
     def flush(self, send: Callable[[memoryview], int]) -> int:
         """Write as much as ``send`` accepts; returns bytes written.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +63,13 @@ def env(project: str, prefix: str, pubsub_emulator: PubSubEmulator) -> dict[str,
 @pytest.fixture
 def logs(logs_dir: Path) -> Iterator[Path]:
     yield logs_dir
+
+
+def fat_pool_total(i: int) -> tuple[bytes, dict[str, str], str]:
+    data, attributes, topic = pool_total(str(i))
+    message = json.loads(data)
+    message["payload"]["padding"] = "x" * 2000  # unknown fields pass through untouched
+    return json.dumps(message).encode(), attributes, topic
 
 
 def _amounts(messages: list) -> list[str]:
@@ -137,9 +146,11 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_up(
     settings = {
         **env,
         "SSE_BUFFER_SIZE": "2000",
-        "SSE_CLIENT_QUEUE": "100",
-        "SSE_SEND_BUFFER_BYTES": "4096",
-        "SSE_WRITE_TIMEOUT": "2",
+        # More than the 400 events published: only a reader that stops reading is dropped
+        # (no write progress for SSE_WRITE_TIMEOUT), never one that is briefly descheduled.
+        "SSE_CLIENT_QUEUE": "1000",
+        "SSE_SEND_BUFFER_BYTES": "8192",  # small kernel buffers: a stalled reader shows at once
+        "SSE_WRITE_TIMEOUT": "3",
     }
     with webapp_server(logs, **settings) as app:
         slow = socket.socket()
@@ -148,17 +159,14 @@ def test_a_slow_client_is_dropped_while_a_fast_one_keeps_up(
         slow.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")  # ... and never reads again
         fast = app.stream()
         assert poll(lambda: app.status()["clients"]["connected"] == 2)
-        padding = "x" * 2000
         total = 400
-        for start in range(0, total, 100):
-            publish(
-                *(
-                    pool_total(f"{i}", product_id=f"{i:08d}-{padding[:8]}")
-                    for i in range(start, start + 100)
-                )
-            )
-            # fat payloads fill the slow client's buffers quickly
-        assert len(fast.read_until(total)) == total
+        reader = threading.Thread(target=fast.read_until, args=(total,), daemon=True)
+        reader.start()  # the fast client reads while events are published
+        for start in range(0, total, 50):
+            # fat payloads (~2 KB) fill the slow client's buffers quickly
+            publish(*(fat_pool_total(i) for i in range(start, start + 50)))
+        reader.join(WAIT)
+        assert sorted(int(a) for a in _amounts(fast.received)) == list(range(total))
         assert poll(lambda: app.status()["clients"]["dropped"] == 1), app.status()["clients"]
         assert app.status()["clients"]["connected"] == 1
         fast.close()

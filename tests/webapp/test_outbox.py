@@ -74,3 +74,29 @@ def test_a_dead_socket_raises() -> None:
 
     with pytest.raises(BrokenPipeError):
         box.flush(broken)
+
+
+def test_fast_path_sends_at_once_when_the_socket_takes_everything() -> None:
+    box = Outbox(limit=10, chunked=True)
+    sock = FakeSocket(room=1000)
+    box.send_or_queue(b"hello", 1, sock.send)
+    assert sock.data == chunk(b"hello") and not box and box.sent_events == 1
+
+
+def test_fast_path_queues_what_the_socket_refuses_and_keeps_order() -> None:
+    clock = Clock()
+    box = Outbox(limit=10, chunked=False, clock=clock)
+    sock = FakeSocket(room=3)
+    box.send_or_queue(b"abcdef", 2, sock.send)
+    assert box and box.pending_events == 2 and box.stalled_since == 0.0
+    with pytest.raises(RuntimeError, match="empty outbox"):
+        box.send_framed(b"later", 1, sock.send)
+    sock.room = 100
+    box.flush(sock.send)
+    assert sock.data == b"abcdef" and box.sent_events == 2 and not box
+
+
+def test_fast_path_on_a_full_socket_queues_everything() -> None:
+    box = Outbox(limit=10, chunked=False)
+    box.send_or_queue(b"abc", 1, FakeSocket(room=0).send)
+    assert box.pending_bytes == 3 and box.pending_events == 1
