@@ -151,6 +151,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def _worker_pid(master: int) -> int:
     for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
         return int(child)
@@ -201,6 +208,7 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
     await asyncio.sleep(args.duration)
     cpu1, w1 = _cpu_seconds(worker), time.monotonic()
     own1 = time.process_time()
+    rss = _rss_mb(worker)
     state["measure"] = False
     delivered = sum(c.events for c in clients) - base_events
     await asyncio.to_thread(publisher.join, 30)
@@ -241,6 +249,7 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
             f"{name} p50 {v.get('p50')} / p99 {v.get('p99')} ms" for name, v in server.items()
         )
     )
+    print(f"server worker memory (RSS) with {status['clients']['connected']} streams: {rss:.0f} MB")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"CPU: server worker {100 * (cpu1 - cpu0) / (w1 - w0):.0f}% of one core, "
