@@ -91,8 +91,37 @@ def test_dashboard_shows_live_pool_updates(
             "19:25 · 31 Jan 2026"
         )
         page.wait_for("document.querySelectorAll('.pool').length === 2")
+        publish(
+            typed_message(
+                "SelectionStatusChanged",
+                {
+                    "product_id": PRODUCT,
+                    "leg_id": "l1",
+                    "selection_id": "5e1a",
+                    "status": "UNAVAILABLE",
+                },
+            ),
+            typed_message(
+                "PoolDividendChanged",
+                {
+                    "product_id": PRODUCT,
+                    "dividends": [
+                        {
+                            "name": "Base",
+                            "type": "POOL",
+                            "status": "FINAL",
+                            "amount": "12.40",
+                            "currency": "GBP",
+                            "selection_ids": ["7c1e2a90-aaaa"],
+                        }
+                    ],
+                },
+            ),
+        )
+        page.wait_for(f"{card}.querySelector('.dividends').textContent.includes('£12.40')")
+        page.wait_for(f"{card}.querySelector('.pool-foot').textContent.includes('1 unavailable')")
         for amount in ("7140.25", "7391", "7800.5"):
             publish(pool_total(amount))
         page.wait_for(f"{card}.querySelector('svg.spark').dataset.points === '5'")
-        assert page.evaluate("Number(document.querySelector('#meter-events').textContent)") >= 9
+        assert page.evaluate("Number(document.querySelector('#meter-events').textContent)") >= 11
         page.screenshot(logs_dir / "dashboard.png")
