@@ -11,8 +11,11 @@ PRODUCT = "3f1c6a9e-0b4d-4c1e-9a57-2d6f4f1b7c10"
 EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-1925"
 
 
+RECEIVED_AT = "2026-11-26T14:03:07.123Z"
+
+
 def typed_message(
-    message_type: str, data: dict, payload: dict | None = None
+    message_type: str, data: dict, payload: dict | None = None, received_at: str = RECEIVED_AT
 ) -> tuple[bytes, dict[str, str], str]:
     """(data bytes, attributes, topic name) of one typed-topic message."""
     spec = catalog.by_name(message_type)
@@ -21,7 +24,7 @@ def typed_message(
     body = {
         "message_type": message_type,
         "frame_id": frame_id,
-        "received_at": "2026-11-26T14:03:07.123Z",
+        "received_at": received_at,
         "key": message_type + "|" + "|".join(str(data.get(k, "")) for k in spec.key_columns),
         "data": data,
         "payload": payload if payload is not None else {"unknownField": 1},
@@ -37,7 +40,9 @@ def typed_message(
     return json.dumps(body).encode(), attributes, spec.topic
 
 
-def pool_total(amount: str, product_id: str = PRODUCT) -> tuple[bytes, dict[str, str], str]:
+def pool_total(
+    amount: str, product_id: str = PRODUCT, received_at: str = RECEIVED_AT
+) -> tuple[bytes, dict[str, str], str]:
     return typed_message(
         "PoolTotalChanged",
         {
@@ -53,6 +58,7 @@ def pool_total(amount: str, product_id: str = PRODUCT) -> tuple[bytes, dict[str,
                 "grossAmounts": [{"decimalAmount": float(amount), "currency": {"code": "GBP"}}]
             },
         },
+        received_at=received_at,
     )
 
 

@@ -132,26 +132,39 @@
     }
   }
 
+  /** Pub/Sub does not keep order: an update older than the one shown must not replace it. */
+  const stamp = (msg) => Date.parse(msg.received_at) || Date.now();
+
   function onPoolTotal(d, msg) {
     const p = product(d.product_id);
     const gross = (d.gross_amounts || [])[0] || {};
     const net = (d.net_amounts || [])[0] || {};
-    p.currency = gross.currency || "GBP";
-    p.finalized = Boolean(d.is_finalized);
-    p.card.querySelector(".pool-gross").textContent = money(gross.amount, gross.currency);
-    p.card.querySelector(".pool-net").textContent = `net ${money(net.amount, net.currency)}`;
+    const at = stamp(msg);
     if (gross.amount !== undefined) {
-      p.history.push({ v: Number(gross.amount), at: msg.received_at });
+      const point = { v: Number(gross.amount), at: msg.received_at, t: at };
+      let i = p.history.length;
+      while (i > 0 && p.history[i - 1].t > at) i -= 1;
+      p.history.splice(i, 0, point);
       if (p.history.length > MAX_POINTS) p.history.shift();
       drawSpark(p);
+    }
+    if (!(p.totalAt > at)) {
+      p.totalAt = at;
+      p.currency = gross.currency || "GBP";
+      p.finalized = Boolean(d.is_finalized);
+      p.card.querySelector(".pool-gross").textContent = money(gross.amount, gross.currency);
+      p.card.querySelector(".pool-net").textContent = `net ${money(net.amount, net.currency)}`;
     }
     renderFoot(p);
     flash(p.card);
     return `${shortId(d.product_id)} gross ${money(gross.amount, gross.currency)}`;
   }
 
-  function onProductStatus(d) {
+  function onProductStatus(d, msg) {
     const p = product(d.product_id);
+    const at = stamp(msg);
+    if (p.statusAt > at) return `${shortId(d.product_id)} was ${d.status} (superseded)`;
+    p.statusAt = at;
     p.status = d.status;
     p.card.querySelector(".pool-status").replaceChildren(pill(d.status));
     flash(p.card);
