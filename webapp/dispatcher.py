@@ -30,6 +30,7 @@ from webapp import sse
 from webapp.bus import ClientStream, EventBus
 from webapp.outbox import Outbox, chunk
 from webapp.percentiles import Window
+from webapp.ring import RingBuffer
 
 __all__ = ["Dispatcher"]
 
@@ -198,7 +199,7 @@ class Dispatcher:
                 self._finish(member, "shutdown")  # final flush done
 
     @staticmethod
-    def _batch(client: ClientStream, ring) -> tuple[bytes, int, int]:
+    def _batch(client: ClientStream, ring: RingBuffer) -> tuple[bytes, int, int]:
         events = ring.after(client.cursor, _BATCH)
         for offset, event in enumerate(events):
             if event is None or event.seq != client.cursor + 1 + offset:
