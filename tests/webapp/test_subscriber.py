@@ -93,3 +93,21 @@ def test_missing_topics_are_retried_until_they_exist(
         assert poll(lambda: subscriber.ready)
     finally:
         subscriber.close()
+
+
+def test_a_subscription_lost_while_running_is_recreated(project: str, prefix: str) -> None:
+    bus = EventBus(epoch="ep")
+    subscriber = TopicSubscriber(bus, project, prefix=prefix, max_backoff=1.0)
+    subscriber.start()
+    try:
+        assert poll(lambda: subscriber.ready)
+        state = next(s for s in subscriber.states if s.topic.endswith("tote-pool-total-changed"))
+        pubsub_v1.SubscriberClient().delete_subscription(
+            request={"subscription": state.subscription}
+        )
+        assert poll(lambda: state.last_error is not None), state.as_dict()
+        assert poll(lambda: state.state == "active" and subscriber.ready), state.as_dict()
+        _publish(project, prefix, pool_total("3"))
+        assert poll(lambda: bus.stats().events_in == 1)
+    finally:
+        subscriber.close()
