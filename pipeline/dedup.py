@@ -12,9 +12,11 @@ Two kinds, counted separately:
   every time (A → B → A emits three); the TTL is measured from the last emission, so unchanged
   state re-sent after the TTL passes again (a downstream freshness signal).
 
-The Beam shells (``pipeline.transforms``) keep the state per dedup key with timers that clear it;
-:class:`TransportDeduper` and :class:`SemanticDeduper` are the same logic over plain dicts, used by
-the benchmark and as executable documentation in the unit tests.
+State is plain dicts (frame id → time; entity key → (fingerprint, time)), changed by
+:func:`record_transport` / :func:`record_semantic` and pruned by :func:`expire`.  The Beam steps
+(``pipeline.transforms``) keep one such dict per *shard* of dedup keys (:func:`shard_of`) in
+keyed state, with timers that prune it; :class:`TransportDeduper` and :class:`SemanticDeduper`
+wrap one dict for the benchmark and the unit tests.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ __all__ = [
     "SemanticDeduper",
     "TransportDeduper",
     "entity_key",
+    "expire",
     "fingerprint",
     "fingerprint_text",
     "is_semantic_duplicate",
-    "is_transport_duplicate",
+    "record_semantic",
+    "record_transport",
     "shard_key",
+    "shard_of",
 ]
 
 SHARDS = 16
@@ -61,8 +66,10 @@ def shard_key(prefix: str, frame_id: str) -> str:
     return f"{prefix}|#{zlib.crc32(frame_id.encode()) % SHARDS}"
 
 
-def is_transport_duplicate(seen_frame_ids: Iterable[str], frame_id: str) -> bool:
-    return frame_id in seen_frame_ids
+def shard_of(dedup_key: str, shards: int) -> int:
+    """The state shard of a dedup key: keyed steps key by shard, not by entity, so the number of
+    keys (and of timers) stays fixed however many entities a race day brings."""
+    return zlib.crc32(dedup_key.encode()) % shards
 
 
 def is_semantic_duplicate(
@@ -72,49 +79,77 @@ def is_semantic_duplicate(
     return last is not None and last[0] == fp and abs(ts_micros - last[1]) <= ttl_micros
 
 
+def record_transport(
+    seen: dict[str, int], frame_id: str, ts_micros: int, window_micros: int
+) -> bool:
+    """True if ``frame_id`` is in ``seen`` within the window; otherwise records it (False)."""
+    when = seen.get(frame_id)
+    if when is not None and abs(ts_micros - when) <= window_micros:
+        return True
+    seen[frame_id] = ts_micros
+    return False
+
+
+def record_semantic(
+    last: dict[str, tuple[str, int]], key: str, fp: str, ts_micros: int, ttl_micros: int
+) -> bool:
+    """True if ``fp`` repeats the last emission for ``key``; otherwise records it (False)."""
+    if is_semantic_duplicate(last.get(key), fp, ts_micros, ttl_micros):
+        return True
+    last[key] = (fp, ts_micros)
+    return False
+
+
+def expire(state: dict[str, Any], now_micros: int, lifetime_micros: int) -> int | None:
+    """Drop entries older than ``lifetime`` at ``now`` (in place); returns when the next one
+    expires, or ``None`` when the state is empty.  Values are a time or ``(…, time)``."""
+
+    def when(value: Any) -> int:
+        return value[1] if isinstance(value, tuple) else value
+
+    for key in [k for k, v in state.items() if now_micros - when(v) >= lifetime_micros]:
+        del state[key]
+    return min((when(v) for v in state.values()), default=None) if state else None
+
+
 class TransportDeduper:
-    """Frame ids remembered for ``window_micros`` (in element time); plain-dict state."""
+    """Transport dedup over one plain dict (the Beam step keeps one such dict per shard)."""
 
     def __init__(self, window_micros: int) -> None:
         self.window = window_micros
-        self._seen: dict[str, int] = {}
-        self._oldest = 0
+        self.state: dict[str, int] = {}
+        self._next_expiry: int | None = None
 
     def seen(self, frame_id: str, ts_micros: int) -> bool:
         """Record ``frame_id``; True if it was already seen within the window."""
-        if ts_micros - self._oldest > self.window:
+        if self._next_expiry is not None and ts_micros >= self._next_expiry:
             self.expire(ts_micros)
-        when = self._seen.get(frame_id)
-        if when is not None and ts_micros - when <= self.window:
-            return True
-        self._seen[frame_id] = ts_micros
-        return False
+        duplicate = record_transport(self.state, frame_id, ts_micros, self.window)
+        if self._next_expiry is None:
+            self._next_expiry = ts_micros + self.window
+        return duplicate
 
     def expire(self, now_micros: int) -> None:
-        horizon = now_micros - self.window
-        self._seen = {k: t for k, t in self._seen.items() if t >= horizon}
-        self._oldest = min(self._seen.values(), default=now_micros)
+        oldest = expire(self.state, now_micros, self.window)
+        self._next_expiry = None if oldest is None else oldest + self.window
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return len(self.state)
 
 
 class SemanticDeduper:
-    """Last emitted fingerprint per entity key, for ``ttl_micros``; plain-dict state."""
+    """Semantic dedup over one plain dict (the Beam step keeps one such dict per shard)."""
 
     def __init__(self, ttl_micros: int) -> None:
         self.ttl = ttl_micros
-        self._last: dict[str, tuple[str, int]] = {}
+        self.state: dict[str, tuple[str, int]] = {}
 
     def duplicate(self, key: str, fp: str, ts_micros: int) -> bool:
         """True if ``fp`` repeats the last emission for ``key``; otherwise records it."""
-        if is_semantic_duplicate(self._last.get(key), fp, ts_micros, self.ttl):
-            return True
-        self._last[key] = (fp, ts_micros)
-        return False
+        return record_semantic(self.state, key, fp, ts_micros, self.ttl)
 
     def expire(self, now_micros: int) -> None:
-        self._last = {k: v for k, v in self._last.items() if now_micros - v[1] <= self.ttl}
+        expire(self.state, now_micros, self.ttl)
 
     def __len__(self) -> int:
-        return len(self._last)
+        return len(self.state)

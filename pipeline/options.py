@@ -56,6 +56,13 @@ class ToteOptions(PipelineOptions):
             "(seconds); after that an unchanged re-send passes again.",
         )
         parser.add_argument(
+            "--dedup_shards",
+            type=int,
+            default=64,
+            help="Keys of the two dedup steps: their state is sharded by a hash of the entity, "
+            "so the key count stays fixed (64 = up to 64-way parallel on Dataflow).",
+        )
+        parser.add_argument(
             "--bigquery",
             default="on",
             choices=("on", "off"),

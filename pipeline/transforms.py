@@ -2,10 +2,9 @@
 
 Reading top to bottom follows the README's diagram::
 
-    ParseFrames → DropTransportDuplicates → RouteFrames ─┬─ raw rows ────────────────┐
-                                                         ├─ dead-letter rows ────────┤→ BigQuery
-                                                         └─ DropSemanticDuplicates ──┤
-                                                              typed rows / messages ─┴→ Pub/Sub
+    ParseFrames → DropTransportDuplicates ─┬─ raw rows, dead-letter rows ───────┬→ WriteBigQuery
+                                           ├─ dead-letter messages ─────────────┼→ Publish
+                                           └─ DropSemanticDuplicates ─ typed rows ┘ + messages
 
 Both deduplication steps are keyed by the frame's dedup key (the entity for typed messages, a
 bounded shard otherwise), so the number of keys — and the state — is bounded by the entities in
@@ -19,34 +18,33 @@ Step labels are the Dataflow update contract: never rename one casually.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import StrUtf8Coder, TupleCoder, VarIntCoder
+from apache_beam.coders import PickleCoder, VarIntCoder
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (
-    BagStateSpec,
     ReadModifyWriteStateSpec,
     TimerSpec,
     on_timer,
 )
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline import catalog, ingress, records
+from pipeline import catalog, dedup, ingress, records
 from pipeline.core import process_frame
-from pipeline.dedup import is_semantic_duplicate, is_transport_duplicate
 from pipeline.records import DeadLetter, Frame
 
 __all__ = [
     "NAMESPACE",
+    "DeadLetterFailedRowsFn",
     "ParseFrameFn",
     "ProcessFrames",
     "ProcessedFrames",
     "PublishFn",
-    "RouteFrameFn",
     "SemanticDedupFn",
     "TransportDedupFn",
     "failed_row_to_dead_letter",
@@ -57,7 +55,6 @@ NAMESPACE = "tote"
 """Beam metrics namespace (Dataflow shows counters as tote/<name>)."""
 
 _log = logging.getLogger(__name__)
-_SEEN_CODER = TupleCoder([StrUtf8Coder(), VarIntCoder()])
 
 
 class _Counters:
@@ -74,9 +71,10 @@ class _Counters:
 
 
 class ParseFrameFn(beam.DoFn):
-    """Pub/Sub message → ``(dedup_key, Frame)``; never fails on bad input (see ``process_frame``)."""
+    """Pub/Sub message → ``(shard, Frame)``; never fails on bad input (see ``process_frame``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shards: int) -> None:
+        self.shards = shards
         self.counters = _Counters()
 
     def start_bundle(self) -> None:
@@ -96,169 +94,181 @@ class ParseFrameFn(beam.DoFn):
             self.counters.inc(f"invalid_{frame.dead_letter.stage}")
         else:
             self.counters.inc(f"parsed_{frame.message_type}")
-        yield frame.dedup_key, frame
+        yield dedup.shard_of(frame.dedup_key, self.shards), frame
 
 
-class TransportDedupFn(beam.DoFn):
-    """Drops a frame whose ``frame_id`` was already seen for its key within the window.
+class _ShardedStateFn(beam.DoFn):
+    """Shared shape of the two dedup steps: keyed by shard, one dict of state per shard, a timer
+    at the next expiry that prunes it (so memory holds one window / TTL of entries).
 
-    State: the ``(frame_id, time)`` pairs of the window, pruned by a timer set at the oldest
-    entry's expiry, so a hot key (a pool updating all day) holds one window's worth of ids.
+    Keying by a fixed number of shards rather than by entity keeps the number of keys (and of
+    timers) constant; on Beam's local runner, which scans every key's timers on every step, that
+    is the difference between a pipeline that keeps up and one that slows down all day.
     """
 
-    SEEN = BagStateSpec("seen", _SEEN_CODER)
+    lifetime_micros: int
+
+    def _schedule(self, now: int, next_expiry: Any, expire_timer: Any) -> None:
+        if next_expiry.read() is None:
+            next_expiry.write(now + self.lifetime_micros)
+            expire_timer.set(Timestamp(micros=now + self.lifetime_micros))
+
+    def _prune(
+        self, fired: int, state: Any, next_expiry: Any, expire_timer: Any, counter: str
+    ) -> None:
+        entries = state.read() or {}
+        before = len(entries)
+        oldest = dedup.expire(entries, fired, self.lifetime_micros)
+        self.counters.inc(counter, before - len(entries))
+        next_expiry.clear()
+        if oldest is None:
+            state.clear()
+            return
+        state.write(entries)
+        next_expiry.write(oldest + self.lifetime_micros)
+        expire_timer.set(Timestamp(micros=oldest + self.lifetime_micros))
+
+
+class TransportDedupFn(_ShardedStateFn):
+    """Drops a frame whose ``frame_id`` was already seen (in its shard) within the window."""
+
+    STATE = ReadModifyWriteStateSpec("state", PickleCoder())
     NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
-    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)  # a timer spec serves one DoFn class
 
     def __init__(self, window_s: int) -> None:
-        self.window_micros = int(window_s * 1_000_000)
+        self.lifetime_micros = int(window_s * 1_000_000)
         self.counters = _Counters()
 
     def process(
         self,
-        element: tuple[str, Frame],
+        element: tuple[int, Frame],
         timestamp: Timestamp = beam.DoFn.TimestampParam,
-        seen: Any = beam.DoFn.StateParam(SEEN),
+        state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
         _, frame = element
-        if is_transport_duplicate((fid for fid, _ in seen.read()), frame.frame_id):
+        now = timestamp.micros
+        seen = state.read() or {}
+        if dedup.record_transport(seen, frame.frame_id, now, self.lifetime_micros):
             self.counters.inc("dropped_transport_duplicate")
             return
-        now = timestamp.micros
-        seen.add((frame.frame_id, now))
-        if next_expiry.read() is None:
-            next_expiry.write(now + self.window_micros)
-            expire.set(Timestamp(micros=now + self.window_micros))
+        state.write(seen)
+        self._schedule(now, next_expiry, expire)
         yield element
 
     @on_timer(EXPIRE)
     def expire_seen(
         self,
         fired: Timestamp = beam.DoFn.TimestampParam,
-        seen: Any = beam.DoFn.StateParam(SEEN),
+        state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> None:
-        horizon = fired.micros - self.window_micros
-        entries = list(seen.read())
-        keep = [(fid, t) for fid, t in entries if t > horizon]
-        self.counters.inc("transport_ids_expired", len(entries) - len(keep))
-        seen.clear()
-        next_expiry.clear()
-        for entry in keep:
-            seen.add(entry)
-        if keep:
-            nxt = min(t for _, t in keep) + self.window_micros
-            next_expiry.write(nxt)
-            expire.set(Timestamp(micros=nxt))
+        self._prune(fired.micros, state, next_expiry, expire, "transport_ids_expired")
 
 
-class RouteFrameFn(beam.DoFn):
-    """Every unique frame → a raw row; dead letters → dead-letter rows; typed → onwards."""
+class SemanticDedupFn(_ShardedStateFn):
+    """Drops a typed event whose content equals the last one emitted for its entity within the
+    TTL, and routes every frame it is given (all unique frames pass through here):
 
-    RAW = "raw"
-    DEAD = "dead"
+    * every frame → its raw row (output ``rows``);
+    * a dead letter → a dead-letter row (``rows``) and message (main output);
+    * a typed event that is not a semantic duplicate → its typed row (``rows``) and its typed
+      topic message (main output).
 
-    def process(self, element: tuple[str, Frame]) -> Any:
-        key, frame = element
-        yield beam.pvalue.TaggedOutput(self.RAW, records.raw_row(frame))
-        if frame.dead_letter is not None:
-            yield beam.pvalue.TaggedOutput(
-                self.DEAD,
-                records.dead_letter_row(
-                    frame.data,
-                    frame.attributes,
-                    frame.dead_letter,
-                    failed_at=frame.ingested_at,
-                    frame_id=frame.frame_id,
-                    received_at=frame.received_at,
-                    message_type=frame.message_type,
-                ),
-            )
-        elif frame.event is not None:
-            yield key, frame
+    One step emits every row and every message, so each sink reads one PCollection: on the
+    local runner every step and every Flatten input costs a per-bundle overhead (Dataflow would
+    fuse them anyway).  Frames without an event carry no fingerprint and touch no state.
+    """
 
-
-class SemanticDedupFn(beam.DoFn):
-    """Drops a typed event whose content equals the last one emitted for its entity within the TTL."""
-
-    LAST = ReadModifyWriteStateSpec("last", _SEEN_CODER)
-    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+    ROWS = "rows"
+    STATE = ReadModifyWriteStateSpec("state", PickleCoder())
+    NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)  # a timer spec serves one DoFn class
 
     def __init__(self, ttl_s: int) -> None:
-        self.ttl_micros = int(ttl_s * 1_000_000)
+        self.lifetime_micros = int(ttl_s * 1_000_000)
         self.counters = _Counters()
 
     def process(
         self,
-        element: tuple[str, Frame],
+        element: tuple[int, Frame],
         timestamp: Timestamp = beam.DoFn.TimestampParam,
-        last: Any = beam.DoFn.StateParam(LAST),
+        state: Any = beam.DoFn.StateParam(STATE),
+        next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
         _, frame = element
+        yield beam.pvalue.TaggedOutput(self.ROWS, records.raw_row(frame))
+        if frame.dead_letter is not None:
+            row = records.dead_letter_row(
+                frame.data,
+                frame.attributes,
+                frame.dead_letter,
+                failed_at=frame.ingested_at,
+                frame_id=frame.frame_id,
+                received_at=frame.received_at,
+                message_type=frame.message_type,
+            )
+            yield beam.pvalue.TaggedOutput(self.ROWS, row)
+            yield records.dead_letter_message(row)
+            return
         event = frame.event
-        assert event is not None
+        if event is None:  # raw-only types and connector test messages
+            return
         now = timestamp.micros
-        if is_semantic_duplicate(last.read(), event.fingerprint, now, self.ttl_micros):
+        last = state.read() or {}
+        if dedup.record_semantic(last, event.key, event.fingerprint, now, self.lifetime_micros):
             self.counters.inc("dropped_semantic_duplicate")
             self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
             return
-        last.write((event.fingerprint, now))
-        expire.set(Timestamp(micros=now + self.ttl_micros))
+        state.write(last)
+        self._schedule(now, next_expiry, expire)
         self.counters.inc(f"emitted_{event.message_type}")
-        yield frame
+        yield records.typed_message(frame)
+        yield beam.pvalue.TaggedOutput(self.ROWS, records.typed_row(frame))
 
     @on_timer(EXPIRE)
     def expire_last(
         self,
         fired: Timestamp = beam.DoFn.TimestampParam,
-        last: Any = beam.DoFn.StateParam(LAST),
+        state: Any = beam.DoFn.StateParam(STATE),
+        next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> None:
-        current = last.read()
-        if current is None:
-            return
-        due = current[1] + self.ttl_micros
-        if fired.micros >= due:
-            last.clear()
-            self.counters.inc("semantic_state_expired")
-        else:  # an out-of-order element moved the timer earlier than the latest emission
-            expire.set(Timestamp(micros=due))
+        self._prune(fired.micros, state, next_expiry, expire, "semantic_state_expired")
 
 
 class ProcessedFrames(NamedTuple):
-    raw_rows: beam.PCollection
-    typed_frames: beam.PCollection
-    dead_letter_rows: beam.PCollection
+    """What :class:`ProcessFrames` produces: every BigQuery row (raw, typed, dead-letter; see
+    :func:`table_for_row`) and every Pub/Sub message ``(topic, data, attributes)``."""
+
+    rows: beam.PCollection
+    messages: beam.PCollection
 
 
 class ProcessFrames(beam.PTransform):
-    """Pub/Sub messages → raw rows, typed frames (both dedups applied) and dead-letter rows."""
+    """Pub/Sub messages → rows and messages for the sinks, both dedups applied."""
 
-    def __init__(self, transport_window_s: int, semantic_ttl_s: int) -> None:
+    def __init__(self, transport_window_s: int, semantic_ttl_s: int, shards: int = 64) -> None:
         super().__init__()
         self.transport_window_s = transport_window_s
         self.semantic_ttl_s = semantic_ttl_s
+        self.shards = shards
 
     def expand(self, messages: beam.PCollection) -> ProcessedFrames:  # type: ignore[override]
-        keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn()).with_output_types(
-            tuple[str, Frame]
+        keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(self.shards)).with_output_types(
+            tuple[int, Frame]
         )
         unique = keyed | "DropTransportDuplicates" >> beam.ParDo(
             TransportDedupFn(self.transport_window_s)
-        ).with_input_types(tuple[str, Frame]).with_output_types(tuple[str, Frame])
-        routed = unique | "RouteFrames" >> beam.ParDo(RouteFrameFn()).with_outputs(
-            RouteFrameFn.RAW, RouteFrameFn.DEAD, main="typed"
-        )
-        # Tagged outputs carry no type; the keyed step needs one for a deterministic key coder.
-        routed.typed.element_type = beam.typehints.Tuple[str, Frame]
-        typed = routed.typed | "DropSemanticDuplicates" >> beam.ParDo(
+        ).with_input_types(tuple[int, Frame]).with_output_types(tuple[int, Frame])
+        out = unique | "DropSemanticDuplicates" >> beam.ParDo(
             SemanticDedupFn(self.semantic_ttl_s)
-        ).with_input_types(tuple[str, Frame])
-        return ProcessedFrames(routed[RouteFrameFn.RAW], typed, routed[RouteFrameFn.DEAD])
+        ).with_input_types(tuple[int, Frame]).with_outputs(SemanticDedupFn.ROWS, main="messages")
+        return ProcessedFrames(rows=out[SemanticDedupFn.ROWS], messages=out.messages)
 
 
 def table_for_row(row: dict[str, Any]) -> str:
@@ -292,8 +302,32 @@ def failed_row_to_dead_letter(failed: Any) -> dict[str, Any]:
     )
 
 
+_PUBLISHERS: dict[str, Any] = {}
+_PUBLISHERS_LOCK = threading.Lock()
+
+
+def _shared_publisher() -> Any:
+    """One batching PublisherClient per worker process, shared by every PublishFn instance.
+
+    Runners may deserialize a fresh DoFn (and call ``setup``) far more often than once per
+    worker — the direct runner does it for every bundle — and a publisher owns gRPC channels
+    and a batching thread, so it is kept for the process's lifetime.
+    """
+    from google.cloud import pubsub_v1
+
+    with _PUBLISHERS_LOCK:
+        client = _PUBLISHERS.get("default")
+        if client is None:
+            client = _PUBLISHERS["default"] = pubsub_v1.PublisherClient(
+                batch_settings=pubsub_v1.types.BatchSettings(
+                    max_messages=500, max_bytes=5_000_000, max_latency=0.005
+                )
+            )
+        return client
+
+
 class PublishFn(beam.DoFn):
-    """Publishes ``(topic, data, attributes)`` through one batching publisher per worker.
+    """Publishes ``(topic, data, attributes)`` through the worker's shared batching publisher.
 
     Publishes are asynchronous; ``finish_bundle`` waits for every future, so a failed publish
     fails the bundle and the runner retries it (at-least-once; subscribers dedup by frame_id).
@@ -304,16 +338,9 @@ class PublishFn(beam.DoFn):
         self.project = project
         self.topic_prefix = topic_prefix
         self.counters = _Counters()
-        self._client: Any = None
 
     def setup(self) -> None:
-        from google.cloud import pubsub_v1
-
-        self._client = pubsub_v1.PublisherClient(
-            batch_settings=pubsub_v1.types.BatchSettings(
-                max_messages=500, max_bytes=5_000_000, max_latency=0.005
-            )
-        )
+        self._client = _shared_publisher()
         self._paths: dict[str, str] = {}
 
     def start_bundle(self) -> None:
@@ -334,6 +361,67 @@ class PublishFn(beam.DoFn):
         for future in futures:
             future.result(timeout=120)
 
-    def teardown(self) -> None:
-        if self._client is not None:
-            self._client.stop()
+
+_BQ_CLIENTS: dict[str, Any] = {}
+
+
+def _shared_bigquery(project: str) -> Any:
+    """One google-cloud-bigquery client per project and worker process (honours
+    ``BIGQUERY_EMULATOR_HOST`` locally)."""
+    from google.cloud import bigquery
+
+    with _PUBLISHERS_LOCK:
+        client = _BQ_CLIENTS.get(project)
+        if client is None:
+            client = _BQ_CLIENTS[project] = bigquery.Client(project=project)
+        return client
+
+
+class DeadLetterFailedRowsFn(beam.DoFn):
+    """Rows BigQuery refused → the dead-letter topic and the ``dead_letters`` table.
+
+    One step instead of a second ``WriteToBigQuery`` (which cannot feed back into the first):
+    the dead-letter rows are few, and on the local runner every extra step costs per bundle.
+    If even the dead-letter insert is refused there is nowhere left to send it: the row is
+    logged in full and counted (``dead_letter_insert_refused``) — never dropped silently.
+    """
+
+    def __init__(
+        self, project: str, pubsub_project: str, dataset: str, topic_prefix: str = ""
+    ) -> None:
+        self.project = project
+        self.pubsub_project = pubsub_project
+        self.dataset = dataset
+        self.topic_prefix = topic_prefix
+        self.counters = _Counters()
+
+    def setup(self) -> None:
+        self._publisher = _shared_publisher()
+        self._table = f"{self.project}.{self.dataset}.{catalog.DEAD_LETTER_TABLE}"
+
+    def start_bundle(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+        self._futures: list[Any] = []
+
+    def process(self, failed: Any) -> None:
+        row = failed_row_to_dead_letter(failed)
+        topic, data, attrs = records.dead_letter_message(row)
+        path = self._publisher.topic_path(self.pubsub_project, self.topic_prefix + topic)
+        self._futures.append(self._publisher.publish(path, data, **attrs))
+        self._rows.append(row)
+        self.counters.inc("dead_letter_bigquery_rows")
+
+    def finish_bundle(self) -> None:
+        rows, self._rows = self._rows, []
+        futures, self._futures = self._futures, []
+        for future in futures:
+            future.result(timeout=120)
+        if not rows:
+            return
+        ids = [f"{r.get('frame_id')}:{r.get('destination')}:bigquery" for r in rows]
+        errors = _shared_bigquery(self.project).insert_rows_json(self._table, rows, row_ids=ids)
+        for error in errors:
+            self.counters.inc("dead_letter_insert_refused")
+            _log.error(
+                "dead-letter row refused by BigQuery: %s; row: %s", error, rows[error["index"]]
+            )

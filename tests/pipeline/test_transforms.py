@@ -9,7 +9,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from pipeline import catalog, examples
-from pipeline.transforms import NAMESPACE, ProcessFrames
+from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
 from tests.pipeline.beam_helpers import T0, message, raw, streaming_options
 
 WINDOW_S = 60
@@ -43,8 +43,21 @@ def _counter(result, name):
 
 
 def _ids(pcoll, label):
-    return pcoll | label >> beam.Map(
-        lambda x: x.frame_id if hasattr(x, "frame_id") else x["frame_id"]
+    return pcoll | label >> beam.Map(lambda row: row["frame_id"])
+
+
+def _rows_of(out, table, label):
+    """The rows ``ProcessFrames`` produced for one table."""
+    return out.rows | label >> beam.Filter(lambda row: table_for_row(row) == table)
+
+
+def _typed_rows(out, label="typed rows"):
+    return out.rows | label >> beam.Filter(lambda row: "payload" in row)
+
+
+def _messages(out, dead: bool, label):
+    return out.messages | label >> beam.Filter(
+        lambda m: (m[0] == catalog.DEAD_LETTER_TOPIC) == dead
     )
 
 
@@ -59,8 +72,12 @@ def test_transport_duplicates_are_dropped_everywhere_and_counted():
     )
 
     def check(out):
-        assert_that(_ids(out.raw_rows, "raw"), equal_to(["f1"]), label="raw once")
-        assert_that(_ids(out.typed_frames, "typed"), equal_to(["f1"]), label="typed once")
+        assert_that(
+            _ids(_rows_of(out, catalog.RAW_TABLE, "only raw"), "raw"),
+            equal_to(["f1"]),
+            label="raw once",
+        )
+        assert_that(_ids(_typed_rows(out), "typed"), equal_to(["f1"]), label="typed once")
 
     result = _run(stream, check)
     assert _counter(result, "dropped_transport_duplicate") == 2
@@ -77,7 +94,11 @@ def test_transport_window_expires_and_state_is_cleared():
     )
 
     def check(out):
-        assert_that(_ids(out.raw_rows, "raw"), equal_to(["f1", "f1"]), label="raw twice")
+        assert_that(
+            _ids(_rows_of(out, catalog.RAW_TABLE, "only raw"), "raw"),
+            equal_to(["f1", "f1"]),
+            label="raw twice",
+        )
 
     _run(stream, check)
 
@@ -101,8 +122,12 @@ def test_semantic_duplicates_are_kept_raw_but_not_typed_and_a_b_a_emits_three():
     )
 
     def check(out):
-        assert_that(_ids(out.raw_rows, "raw"), equal_to([f for f, _ in frames]), label="raw all")
-        assert_that(_ids(out.typed_frames, "typed"), equal_to(["s1", "s3", "s4"]), label="typed")
+        assert_that(
+            _ids(_rows_of(out, catalog.RAW_TABLE, "only raw"), "raw"),
+            equal_to([f for f, _ in frames]),
+            label="raw all",
+        )
+        assert_that(_ids(_typed_rows(out), "typed"), equal_to(["s1", "s3", "s4"]), label="typed")
 
     result = _run(stream, check)
     assert _counter(result, "dropped_semantic_duplicate") == 2
@@ -120,7 +145,7 @@ def test_semantic_state_is_cleared_by_its_timer_after_the_ttl():
 
     def check(out):
         # b is a duplicate (state present); c, with the same time distance, is not (state gone).
-        assert_that(_ids(out.typed_frames, "typed"), equal_to(["a", "c"]), label="typed")
+        assert_that(_ids(_typed_rows(out), "typed"), equal_to(["a", "c"]), label="typed")
 
     _run(stream, check)
 
@@ -139,7 +164,7 @@ def test_entities_are_independent():
     )
 
     def check(out):
-        assert_that(_ids(out.typed_frames, "typed"), equal_to(["a", "b", "c"]), label="typed")
+        assert_that(_ids(_typed_rows(out), "typed"), equal_to(["a", "b", "c"]), label="typed")
 
     _run(stream, check)
 
@@ -156,17 +181,19 @@ def test_routing_dead_letters_raw_only_and_every_type():
 
     def check(out):
         assert_that(
-            out.typed_frames | "types" >> beam.Map(lambda f: f.message_type),
+            _typed_rows(out) | "types" >> beam.Map(lambda r: r["message_type"]),
             equal_to([m.name for m in typed]),
             label="every typed type",
         )
         assert_that(
-            out.dead_letter_rows | "dead" >> beam.Map(lambda r: (r["frame_id"], r["stage"])),
+            _rows_of(out, catalog.DEAD_LETTER_TABLE, "only dead")
+            | "dead" >> beam.Map(lambda r: (r["frame_id"], r["stage"])),
             equal_to([("bad-json", "parse"), ("invalid", "validate")]),
             label="dead letters",
         )
         assert_that(
-            out.raw_rows | "raw types" >> beam.Map(lambda r: (r["frame_id"], r["message_type"])),
+            _rows_of(out, catalog.RAW_TABLE, "only raw")
+            | "raw types" >> beam.Map(lambda r: (r["frame_id"], r["message_type"])),
             equal_to(
                 [(f"t{i}", m.name) for i, m in enumerate(typed)]
                 + [
@@ -176,6 +203,19 @@ def test_routing_dead_letters_raw_only_and_every_type():
                 ]
             ),
             label="raw rows",
+        )
+        assert_that(
+            _messages(out, False, "only typed")
+            | "topics" >> beam.Map(lambda m: (m[0], m[2]["frame_id"])),
+            equal_to([(m.topic, f"t{i}") for i, m in enumerate(typed)]),
+            label="typed messages",
+        )
+        assert_that(
+            _messages(out, True, "only dl") | "dl" >> beam.Map(lambda m: (m[0], m[2]["frame_id"])),
+            equal_to(
+                [(catalog.DEAD_LETTER_TOPIC, "bad-json"), (catalog.DEAD_LETTER_TOPIC, "invalid")]
+            ),
+            label="dead-letter messages",
         )
 
     result = _run(stream, check)
