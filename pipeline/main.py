@@ -100,6 +100,10 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
         # the flex template image sets TOTE_DEFAULT_RUNNER=DataflowRunner.
         default = os.environ.get("TOTE_DEFAULT_RUNNER", "BundleBasedDirectRunner")
         options.view_as(StandardOptions).runner = default
+    if "direct" in str(options.view_as(StandardOptions).runner).lower():
+        from pipeline import local_runner
+
+        local_runner.install()
     pipeline = beam.Pipeline(options=options)
     build(pipeline, options)
     result = pipeline.run()
