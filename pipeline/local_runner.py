@@ -14,6 +14,13 @@ Second, ``WriteToBigQuery`` sizes every row with ``objsize`` (a deep object walk
 CPU) only to compare it with the 10 MB insert limit; locally the length of the row's JSON text
 is used instead — the same quantity the limit is about.
 
+Third, its Pub/Sub reader pulls at most 10 messages per bundle and holds an empty pull for
+30 s, during which no processing-time timer fires.  Locally the reader pulls up to
+:data:`PULL_MAX_MESSAGES` per bundle (so every later step pays its per-bundle overhead ten times
+less often) and waits at most :data:`PULL_TIMEOUT_S` on an empty subscription.  The direct
+runner acknowledges what it pulls at once either way (frames in flight are lost if the local
+pipeline process dies; Dataflow acknowledges only after the results are durable).
+
 Dataflow never imports this module.  Beam is pinned (``apache-beam==2.77.*``); if a future Beam
 moves these functions, :func:`install` does nothing and says so.
 """
@@ -23,7 +30,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["install"]
+__all__ = ["PULL_MAX_MESSAGES", "PULL_TIMEOUT_S", "install"]
+
+PULL_MAX_MESSAGES = 100
+PULL_TIMEOUT_S = 1.0
 
 _log = logging.getLogger(__name__)
 _installed = False
@@ -72,6 +82,7 @@ def install() -> bool:
         if hasattr(module, "is_stateful_dofn"):
             module.is_stateful_dofn = is_stateful_dofn
     _install_row_size()
+    _install_pubsub_pull(transform_evaluator)
     _installed = True
     return True
 
@@ -91,3 +102,27 @@ def _install_row_size() -> None:
 
     if hasattr(bigquery, "get_deep_size"):
         bigquery.get_deep_size = json_size
+
+
+def _install_pubsub_pull(transform_evaluator: Any) -> None:
+    evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
+    if evaluator is None or not hasattr(evaluator, "_get_subscriber_client"):
+        _log.warning("local Pub/Sub pull tuning not installed: Beam's layout changed")
+        return
+    original = evaluator._get_subscriber_client.__func__
+
+    def _get_subscriber_client(cls: Any, transform: Any) -> Any:
+        client = original(cls, transform)
+        if not getattr(client, "_tote_local_pull", False):
+            pull = client.pull
+
+            def bigger_shorter_pull(*args: Any, **kwargs: Any) -> Any:
+                kwargs["max_messages"] = max(kwargs.get("max_messages") or 0, PULL_MAX_MESSAGES)
+                kwargs["timeout"] = min(kwargs.get("timeout") or PULL_TIMEOUT_S, PULL_TIMEOUT_S)
+                return pull(*args, **kwargs)
+
+            client.pull = bigger_shorter_pull
+            client._tote_local_pull = True
+        return client
+
+    evaluator._get_subscriber_client = classmethod(_get_subscriber_client)

@@ -75,16 +75,14 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     if tote.bigquery == "off":
         return
 
+    streaming_keys = 500 if _is_dataflow(options) else 4
     result = processed.rows | "WriteBigQuery" >> WriteToBigQuery(
         table=lambda row: f"{bq_project}:{tote.dataset}.{table_for_row(row)}",
         method=WriteToBigQuery.Method.STREAMING_INSERTS,
         create_disposition=BigQueryDisposition.CREATE_NEVER,
         write_disposition=BigQueryDisposition.WRITE_APPEND,
         insert_retry_strategy=RetryStrategy.RETRY_ON_TRANSIENT_ERROR,
-        # Batches rows per table across bundles (GroupIntoBatches with sharded keys): dynamic
-        # sharding on Dataflow, and far fewer insert calls on the local runner.
-        with_auto_sharding=True,
-        triggering_frequency=1,
+        num_streaming_keys=streaming_keys,
     )
     _ = result.failed_rows_with_errors | "DeadLetterFailedRows" >> beam.ParDo(
         DeadLetterFailedRowsFn(bq_project, pubsub_project, tote.dataset, tote.topic_prefix)

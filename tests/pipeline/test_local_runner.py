@@ -1,0 +1,61 @@
+"""The local-runner speed-ups change nothing but speed."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.runners.direct import transform_evaluator
+from apache_beam.transforms import core, userstate
+
+from pipeline import local_runner
+from pipeline.transforms import PublishFn, SemanticDedupFn, TransportDedupFn
+
+
+def test_install_memoises_specs_without_changing_them():
+    assert local_runner.install() is True
+    assert local_runner.install() is True  # idempotent
+    for dofn in (TransportDedupFn(60), SemanticDedupFn(60), PublishFn("p")):
+        first = userstate.get_dofn_specs(dofn)
+        assert userstate.get_dofn_specs(type(dofn).__new__(type(dofn))) is first
+    transport = userstate.get_dofn_specs(TransportDedupFn(60))
+    semantic = userstate.get_dofn_specs(SemanticDedupFn(60))
+    assert {s.name for s in transport[0]} == {"state", "next_expiry"}
+    assert transport[1] != semantic[1]  # each class keeps its own timer spec
+    assert userstate.is_stateful_dofn(TransportDedupFn(60))
+    assert not userstate.is_stateful_dofn(PublishFn("p"))
+
+
+def test_map_wrappers_are_keyed_by_their_function():
+    stateless = core.CallableWrapperDoFn(lambda x: x)
+    assert userstate.get_dofn_specs(stateless) == (set(), set())
+    assert not userstate.is_stateful_dofn(beam.Map(len).dofn)
+
+
+def test_pubsub_pull_is_bigger_and_shorter():
+    class FakeClient:
+        def __init__(self):
+            self.calls = []
+
+        def pull(self, **kwargs):
+            self.calls.append(kwargs)
+            return kwargs
+
+    evaluator = transform_evaluator._PubSubReadEvaluator
+    fake = FakeClient()
+    original = evaluator._get_subscriber_client_state_unlocked
+
+    class Holder:
+        client = fake
+
+    try:
+        evaluator._get_subscriber_client_state_unlocked = classmethod(lambda cls, t: Holder)
+        client = evaluator._get_subscriber_client(object())
+        client.pull(subscription="s", max_messages=10, timeout=30)
+    finally:
+        evaluator._get_subscriber_client_state_unlocked = original
+    assert fake.calls == [
+        {
+            "subscription": "s",
+            "max_messages": local_runner.PULL_MAX_MESSAGES,
+            "timeout": local_runner.PULL_TIMEOUT_S,
+        }
+    ]
