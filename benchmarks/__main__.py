@@ -1,0 +1,58 @@
+"""``make bench``: every benchmark in turn, each printing its own throughput/latency line.
+
+    python -m benchmarks [--quick] [--only core pipeline ...]
+
+Each benchmark starts what it needs (emulators, services) on free loopback ports and stops it.
+``--quick`` shortens the runs (smoke check of the harness, numbers less stable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+
+SUITES: dict[str, tuple[str, list[str], list[str]]] = {
+    # name: (module, full-run args, quick-run args)
+    "core": ("benchmarks.bench_pipeline_core", ["--frames", "200000"], ["--frames", "20000"]),
+    "pipeline": (
+        "benchmarks.bench_pipeline",
+        ["--frames", "5000", "--rate", "50", "--seconds", "30"],
+        ["--frames", "1000", "--rate", "50", "--seconds", "10"],
+    ),
+    "connector": (
+        "benchmarks.bench_connector",
+        ["--rate", "6000", "--frames", "60000"],
+        ["--rate", "3000", "--frames", "10000"],
+    ),
+    "webapp": (
+        "benchmarks.bench_webapp",
+        ["--clients", "1000", "--rate", "100", "--duration", "20"],
+        ["--clients", "200", "--rate", "100", "--duration", "5"],
+    ),
+    "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
+    "e2e": (
+        "benchmarks.bench_e2e",
+        ["--rate", "15", "--seconds", "30", "--factors", "1", "10"],
+        ["--rate", "15", "--seconds", "10", "--factors", "1", "10"],
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", nargs="+", choices=sorted(SUITES), default=list(SUITES))
+    args = parser.parse_args(argv)
+    for name in args.only:
+        module, full, quick = SUITES[name]
+        print(f"\n== {name} ({module}) ==", flush=True)
+        started = time.monotonic()
+        importlib.import_module(module).main(quick if args.quick else full)
+        print(f"   ({time.monotonic() - started:.0f}s)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
