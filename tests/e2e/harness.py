@@ -10,6 +10,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ class SseEvent:
     id: str
     event: str
     data: dict
+    arrived_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
