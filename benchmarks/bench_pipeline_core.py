@@ -87,15 +87,7 @@ def run_core(
             continue
         records.raw_row(frame)
         if frame.dead_letter is not None:
-            records.dead_letter_row(
-                frame.data,
-                frame.attributes,
-                frame.dead_letter,
-                failed_at=frame.ingested_at,
-                frame_id=frame.frame_id,
-                received_at=frame.received_at,
-                message_type=frame.message_type,
-            )
+            records.frame_dead_letter_row(frame)
             counts["dead"] += 1
         elif frame.event is None:
             counts["raw_only"] += 1

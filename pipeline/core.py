@@ -107,39 +107,21 @@ def process_frame(
                 ingested_at=ingested_at,
             )
         values = normalize(spec, envelope.message)
-    except FrameError as exc:
+    except Exception as exc:
+        if isinstance(exc, FrameError):
+            stage, reason = exc.stage, exc.reason
+        elif isinstance(exc, ValidationError):
+            stage, reason = "validate", str(exc)
+        else:  # a bug, not bad input: keep the frame and the trace all the same
+            stage, reason = "internal", f"{type(exc).__name__}: {exc}"
         return _dead(
             data,
             attrs,
             frame_id,
             received_at,
             ingested_at,
-            exc.stage,
-            exc.reason,
-            message_type,
-            traceback.format_exc(),
-        )
-    except ValidationError as exc:
-        return _dead(
-            data,
-            attrs,
-            frame_id,
-            received_at,
-            ingested_at,
-            "validate",
-            str(exc),
-            message_type,
-            traceback.format_exc(),
-        )
-    except Exception as exc:  # a bug, not bad input: keep the frame and the trace
-        return _dead(
-            data,
-            attrs,
-            frame_id,
-            received_at,
-            ingested_at,
-            "internal",
-            f"{type(exc).__name__}: {exc}",
+            stage,
+            reason,
             message_type,
             traceback.format_exc(),
         )

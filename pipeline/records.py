@@ -24,6 +24,7 @@ __all__ = [
     "dead_letter_message",
     "dead_letter_row",
     "dumps",
+    "frame_dead_letter_row",
     "raw_row",
     "typed_message",
     "typed_row",
@@ -183,6 +184,20 @@ def dead_letter_row(
         "data_text": data.decode("utf-8", errors="replace"),
         "attributes": dumps(attributes),
     }
+
+
+def frame_dead_letter_row(frame: Frame) -> dict[str, Any]:
+    """The ``dead_letters`` row of a frame that carries a dead letter."""
+    assert frame.dead_letter is not None
+    return dead_letter_row(
+        frame.data,
+        frame.attributes,
+        frame.dead_letter,
+        failed_at=frame.ingested_at,
+        frame_id=frame.frame_id,
+        received_at=frame.received_at,
+        message_type=frame.message_type,
+    )
 
 
 def dead_letter_message(row: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:

@@ -203,15 +203,7 @@ class SemanticDedupFn(_ShardedStateFn):
         _, frame = element
         yield beam.pvalue.TaggedOutput(self.ROWS, records.raw_row(frame))
         if frame.dead_letter is not None:
-            row = records.dead_letter_row(
-                frame.data,
-                frame.attributes,
-                frame.dead_letter,
-                failed_at=frame.ingested_at,
-                frame_id=frame.frame_id,
-                received_at=frame.received_at,
-                message_type=frame.message_type,
-            )
+            row = records.frame_dead_letter_row(frame)
             yield beam.pvalue.TaggedOutput(self.ROWS, row)
             yield records.dead_letter_message(row)
             return

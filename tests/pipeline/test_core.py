@@ -80,15 +80,7 @@ def test_bad_frames_become_dead_letters_with_reason_and_bytes(data, attrs, stage
     frame = _process(data, **attrs)
     assert frame.event is None and frame.dead_letter is not None
     assert frame.dead_letter.stage == stage and frame.dead_letter.reason
-    row = records.dead_letter_row(
-        frame.data,
-        frame.attributes,
-        frame.dead_letter,
-        failed_at=frame.ingested_at,
-        frame_id=frame.frame_id,
-        received_at=frame.received_at,
-        message_type=frame.message_type,
-    )
+    row = records.frame_dead_letter_row(frame)
     _fits(catalog.DEAD_LETTER_TABLE, row)
     _fits(catalog.RAW_TABLE, records.raw_row(frame))
     assert base64.b64decode(row["data_base64"]) == data
