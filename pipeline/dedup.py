@@ -36,6 +36,7 @@ __all__ = [
     "fingerprint",
     "fingerprint_text",
     "is_semantic_duplicate",
+    "next_prune",
     "record_semantic",
     "record_transport",
     "shard_key",
@@ -100,9 +101,23 @@ def record_semantic(
     return False
 
 
+PRUNE_SLACK = 10
+"""State is pruned at most this many times per lifetime (window or TTL): pruning scans the whole
+dict, so pruning each entry the moment it expires would cost O(n) per element."""
+
+
+def next_prune(oldest_micros: int, now_micros: int, lifetime_micros: int) -> int:
+    """When to prune next: when the oldest entry expires, but not sooner than a slack after now.
+
+    Entries may outlive their lifetime by up to the slack; that costs memory only, since the
+    decisions compare times themselves (:func:`record_transport`, :func:`is_semantic_duplicate`).
+    """
+    return max(oldest_micros + lifetime_micros, now_micros + lifetime_micros // PRUNE_SLACK)
+
+
 def expire(state: dict[str, Any], now_micros: int, lifetime_micros: int) -> int | None:
-    """Drop entries older than ``lifetime`` at ``now`` (in place); returns when the next one
-    expires, or ``None`` when the state is empty.  Values are a time or ``(…, time)``."""
+    """Drop entries older than ``lifetime`` at ``now`` (in place); returns the oldest remaining
+    entry's time, or ``None`` when the state is empty.  Values are a time or ``(…, time)``."""
 
     def when(value: Any) -> int:
         return value[1] if isinstance(value, tuple) else value
@@ -131,7 +146,7 @@ class TransportDeduper:
 
     def expire(self, now_micros: int) -> None:
         oldest = expire(self.state, now_micros, self.window)
-        self._next_expiry = None if oldest is None else oldest + self.window
+        self._next_expiry = None if oldest is None else next_prune(oldest, now_micros, self.window)
 
     def __len__(self) -> int:
         return len(self.state)

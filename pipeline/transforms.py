@@ -125,8 +125,9 @@ class _ShardedStateFn(beam.DoFn):
             state.clear()
             return
         state.write(entries)
-        next_expiry.write(oldest + self.lifetime_micros)
-        expire_timer.set(Timestamp(micros=oldest + self.lifetime_micros))
+        due = dedup.next_prune(oldest, fired, self.lifetime_micros)
+        next_expiry.write(due)
+        expire_timer.set(Timestamp(micros=due))
 
 
 class TransportDedupFn(_ShardedStateFn):

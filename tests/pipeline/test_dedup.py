@@ -63,3 +63,26 @@ def test_keys():
     assert entity_key("SelectionStatusChanged", ["p", None, "s"]) == "SelectionStatusChanged|p||s"
     shards = {shard_key("dead", f"frame-{i}") for i in range(1000)}
     assert len(shards) == SHARDS and shard_key("dead", "x") == shard_key("dead", "x")
+
+
+def test_pruning_is_batched_not_per_element():
+    from pipeline.dedup import PRUNE_SLACK, next_prune
+
+    window = 100 * S
+    assert next_prune(oldest_micros=0, now_micros=5 * S, lifetime_micros=window) == window
+    # Under steady traffic the oldest entry expires every moment: prune a slack later instead.
+    assert next_prune(0, 100 * S, window) == 100 * S + window // PRUNE_SLACK
+    dedup = TransportDeduper(window)
+    prunes = 0
+    original = dedup.expire
+
+    def counting(now):
+        nonlocal prunes
+        prunes += 1
+        original(now)
+
+    dedup.expire = counting
+    for i in range(5000):  # 500 s of frames every 100 ms: five windows
+        assert dedup.seen(f"f{i}", i * S // 10) is False
+    assert prunes <= 5 * PRUNE_SLACK + 1
+    assert len(dedup) <= 1100  # one window (+ slack) of ids, not all 5000
