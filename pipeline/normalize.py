@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from pipeline.catalog import Column, Kind, MessageType
+from pipeline.catalog import Kind, MessageType
 
 __all__ = ["ValidationError", "decimal_text", "lookup", "normalize"]
 
@@ -34,12 +34,18 @@ class _Invalid(ValueError):
     """One field's problem, collected into a ValidationError."""
 
 
+_PASCAL: dict[str, str] = {}
+
+
 def _get(obj: Any, key: str) -> Any:
-    if not isinstance(obj, dict):
+    if type(obj) is not dict:
         return None
     value = obj.get(key)
-    if value is None and key:
-        value = obj.get(key[0].upper() + key[1:])
+    if value is None:
+        pascal = _PASCAL.get(key)
+        if pascal is None:
+            pascal = _PASCAL[key] = key[:1].upper() + key[1:]
+        value = obj.get(pascal)
     return value
 
 
@@ -208,29 +214,47 @@ def _opt_enum(value: Any) -> str | None:
     return None if value is None else str(value).strip().upper()
 
 
-def _convert(column: Column, value: Any, what: str) -> Any:
-    kind = column.kind
-    if kind is Kind.ID:
-        return _text(value, what).lower()
-    if kind is Kind.SLUG or kind is Kind.TEXT:
-        return _text(value, what) if kind is Kind.SLUG else str(value)
-    if kind is Kind.ENUM:
-        return _text(value, what).upper()
-    if kind is Kind.BOOL:
-        return _bool(value, what)
-    if kind is Kind.MONEY_LIST:
-        return _money_list(value, what)
-    if kind is Kind.MONEY_AMOUNT:
+def _money_field(field: str) -> Any:
+    def convert(value: Any, what: str) -> Any:
         money = _first_money(value, what)
-        return money["amount"] if money else None
-    if kind is Kind.MONEY_CURRENCY:
-        money = _first_money(value, what)
-        return money["currency"] if money else None
-    if kind is Kind.DIVIDENDS:
-        return _dividends(value, what)
-    if kind is Kind.RESULTS:
-        return _results(value, what)
-    raise AssertionError(f"unhandled kind {kind}")  # the catalog test covers every kind
+        return money[field] if money else None
+
+    return convert
+
+
+_CONVERTERS: dict[Kind, Any] = {
+    Kind.ID: lambda value, what: _text(value, what).lower(),
+    Kind.SLUG: _text,
+    Kind.TEXT: lambda value, what: str(value),
+    Kind.ENUM: lambda value, what: _text(value, what).upper(),
+    Kind.BOOL: _bool,
+    Kind.MONEY_LIST: _money_list,
+    Kind.MONEY_AMOUNT: _money_field("amount"),
+    Kind.MONEY_CURRENCY: _money_field("currency"),
+    Kind.DIVIDENDS: _dividends,
+    Kind.RESULTS: _results,
+}
+"""How each kind of column is normalised (the catalog test checks every kind has one)."""
+
+_Plan = tuple[tuple[str, Any, tuple[str, ...], bool, Any], ...]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(message_type: MessageType) -> _Plan:
+    """Per type, once: (column, converter, sources, required, empty value) for each column."""
+    plan = _PLANS.get(message_type.name)
+    if plan is None:
+        plan = _PLANS[message_type.name] = tuple(
+            (
+                c.name,
+                _CONVERTERS[c.kind],
+                c.sources,
+                c.required,
+                [] if c.mode == "REPEATED" else None,
+            )
+            for c in message_type.columns
+        )
+    return plan
 
 
 def normalize(message_type: MessageType, message: dict[str, Any]) -> dict[str, Any]:
@@ -241,20 +265,20 @@ def normalize(message_type: MessageType, message: dict[str, Any]) -> dict[str, A
     """
     values: dict[str, Any] = {}
     problems: list[str] = []
-    for column in message_type.columns:
+    for name, convert, sources, required, empty in _plan(message_type):
         raw = None
-        source = column.sources[0] if column.sources else column.name
-        for source in column.sources:
+        source = sources[0]
+        for source in sources:
             raw = lookup(message, source)
             if raw is not None:
                 break
         if raw is None:
-            if column.required:
-                problems.append(f"missing required field {column.sources[0]}")
-            values[column.name] = [] if column.mode == "REPEATED" else None
+            if required:
+                problems.append(f"missing required field {sources[0]}")
+            values[name] = list(empty) if empty is not None else None
             continue
         try:
-            values[column.name] = _convert(column, raw, source)
+            values[name] = convert(raw, source)
         except _Invalid as exc:
             problems.append(str(exc))
     if problems:

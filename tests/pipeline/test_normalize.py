@@ -143,3 +143,10 @@ def test_bet_returns_money_is_split_into_amount_and_currency():
 def test_lookup_follows_dotted_paths():
     assert lookup({"a": {"B": 1}}, "a.b") == 1
     assert lookup({"a": 1}, "a.b") is None
+
+
+def test_every_kind_has_a_converter():
+    from pipeline.catalog import Kind
+    from pipeline.normalize import _CONVERTERS
+
+    assert set(_CONVERTERS) == set(Kind)
