@@ -60,23 +60,26 @@ def start_pipeline(
 def wait_until_flowing(
     project: str, process: ManagedProcess | None = None, timeout: float = 90.0
 ) -> float:
-    """Publish a probe ProductStatusChanged and wait until it reaches its typed topic.
+    """Publish a probe BetAccepted and wait until it reaches its typed topic.
 
-    Returns the seconds it took.  The probe carries a fresh product id (so semantic dedup never
-    drops it) and connection id ``probe``; readers subscribed before the probe see it too, so
-    callers that count events subscribe after this returns.
+    Returns the seconds it took.  The probe is a bet (not a pool or a race, which dashboards
+    show) with a fresh bet id (so semantic dedup never drops it), customer bet id
+    ``tote-realtime-readiness-probe`` and connection id ``probe``; readers subscribed before
+    the probe see it too, so callers that count events subscribe after this returns.
     """
-    probe_product = f"00000000-0000-4000-8000-{int(time.time() * 1e6) % 10**12:012d}"
-    topic = "tote-product-status-changed"
-    sub = ensure_subscription(project, topic, f"probe-{probe_product[-12:]}")
+    probe_bet = f"{int(time.time() * 1e6):032x}"
+    topic = "tote-bet-lifecycle"
+    sub = ensure_subscription(project, topic, f"probe-{probe_bet[-12:]}")
     publisher = pubsub_v1.PublisherClient()
     subscriber = pubsub_v1.SubscriberClient()
-    message = examples.example_message("ProductStatusChanged", productId=probe_product)
+    message = examples.example_message(
+        "BetAccepted", betId=probe_bet, customerBetId="tote-realtime-readiness-probe"
+    )
     start = time.monotonic()
     deadline = start + timeout
     try:
         while time.monotonic() < deadline:
-            data, attrs = examples.ingress_message(examples.frame("ProductStatusChanged", message))
+            data, attrs = examples.ingress_message(examples.frame("BetAccepted", message))
             attrs[ingress.ATTR_CONNECTION_ID] = "probe"
             publisher.publish(
                 publisher.topic_path(project, catalog.INGRESS_TOPIC), data, **attrs

@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C must work even when started in the background by a non-interactive shell (which
+    # leaves SIGINT ignored in its children).
+    signal.signal(signal.SIGINT, _terminate)
     print("Starting tote-realtime locally ...", flush=True)
     try:
         system.start()

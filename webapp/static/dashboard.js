@@ -23,6 +23,12 @@
 
   // ---- formatting --------------------------------------------------------------------------
   const shortId = (id) => (id ? String(id).slice(0, 8) : "—");
+  // A competitor id is the event id, a hyphen, then the runner's name ("...-1925-SHE'S-A-JOKER").
+  const runnerName = (competitorId, eventId) => {
+    const id = String(competitorId || "");
+    const name = eventId && id.startsWith(`${eventId}-`) ? id.slice(eventId.length + 1) : id;
+    return name ? title(name.replace(/-/g, " ")) : "—";
+  };
   const title = (s) => s.toLowerCase().replace(/(^|[\s-])\w/g, (m) => m.toUpperCase());
   const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
   const SPORTS = { HORSERACING: "Horse racing", GREYHOUNDRACING: "Greyhounds", HARNESSRACING: "Harness" };
@@ -227,7 +233,7 @@
     const rows = [...(d.competitor_results || [])].sort((a, b) => Number(a.finishing_position) - Number(b.finishing_position));
     for (const c of rows.slice(0, 6)) {
       const li = el("li");
-      li.append(el("b", "", c.finishing_position || "?"), document.createTextNode(shortId(c.competitor_id)));
+      li.append(el("b", "", c.finishing_position || "?"), document.createTextNode(runnerName(c.competitor_id, d.event_id)));
       list.append(li);
     }
     return `${r.info.course} result ${d.result_status || ""}`.trim();
@@ -239,7 +245,7 @@
     const out = [...r.competitors.values()].filter((s) => statusClass(s) === "bad").length;
     r.card.querySelector(".race-sub").textContent =
       [r.info.when, r.info.sport, r.info.country, out ? `${out} non-runner${out > 1 ? "s" : ""}` : ""].filter(Boolean).join(" · ");
-    return `${r.info.course}: ${shortId(d.competitor_id)} ${d.status}`;
+    return `${r.info.course}: ${runnerName(d.competitor_id, d.event_id)} ${d.status}`;
   }
 
   const onBet = (d, msg) => `${msg.message_type.replace(/^Bet/, "bet ")} ${shortId(d.bet_id)} ${d.status || d.reason || ""}`.trim();
@@ -297,9 +303,28 @@
     feed(stream, text, msg.received_at);
   }
 
+  // The first stream of a page asks for the whole replay buffer (id "<instance>-0"), so the
+  // dashboard opens showing the current state instead of waiting for the next updates; later
+  // reconnects resume from the last id the browser saw (EventSource sends it by itself).
+  let openingReplay = true;
+
   function connect() {
     const token = new URLSearchParams(location.hash.slice(1)).get("token");
-    const url = "/events" + (token ? `?access_token=${encodeURIComponent(token)}` : "");
+    const auth = token ? `access_token=${encodeURIComponent(token)}` : "";
+    fetch("/status" + (auth ? `?${auth}` : ""))
+      .then((r) => (r.ok ? r.json() : null))
+      .catch(() => null)
+      .then((status) => {
+        const params = new URLSearchParams(auth);
+        if (status && status.instance) {
+          $("instance").textContent = status.instance;
+          params.set("last_event_id", `${status.instance}-0`);
+        }
+        open("/events" + (params.toString() ? `?${params}` : ""));
+      });
+  }
+
+  function open(url) {
     const source = new EventSource(url);
     source.onopen = () => setConnection("live", "Live");
     source.onerror = () => {
@@ -310,17 +335,19 @@
         setConnection("connecting", "Reconnecting…");
       }
     };
-    for (const stream of STREAMS) source.addEventListener(stream, (e) => handle(stream, e));
+    for (const stream of STREAMS) {
+      source.addEventListener(stream, (e) => {
+        openingReplay = false;
+        handle(stream, e);
+      });
+    }
     source.addEventListener("replay-gap", (e) => {
       const gap = JSON.parse(e.data);
+      if (openingReplay && gap.reason === "expired") return; // history older than the buffer
       notice(gap.missed
         ? `Missed ${gap.missed} updates while disconnected; figures refresh as new events arrive.`
         : "Reconnected to a different server instance: figures refresh as new events arrive.");
     });
-    fetch("/status" + (token ? `?access_token=${encodeURIComponent(token)}` : ""))
-      .then((r) => (r.ok ? r.json() : null))
-      .then((s) => { if (s) $("instance").textContent = s.instance; })
-      .catch(() => {});
   }
 
   connect();
