@@ -54,7 +54,7 @@ def _banner(system: LocalSystem) -> str:
     if system.bigquery:
         lines += [
             f"  BigQuery (local) BIGQUERY_EMULATOR_HOST=http://127.0.0.1:{system.ports.bigquery} "
-            f".venv/bin/python -m pipeline.query \\",
+            f".venv/bin/python -m pipeline.query --project {system.project} \\",
             f"                     'SELECT * FROM `{system.project}.{system.dataset}.latest_pool_totals` LIMIT 10'",
             "                   (views and example queries: docs/analyst.md)",
         ]
