@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free, wait_for_http
+from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -120,16 +120,11 @@ class BigQueryEmulator:
             env=env,
             cwd=data_dir,
         ).start()
-        try:
-            wait_for_http(
-                f"http://127.0.0.1:{port}/readyz",
-                timeout=timeout,
-                accept=lambda status, body: status == 200,
-                alive=proc.alive,
-            )
-        except ServiceError as exc:
-            proc.stop()
-            raise ServiceError(f"{exc}; log: {log_path}\n{proc.log_tail()}") from exc
+        proc.wait_ready(
+            f"http://127.0.0.1:{port}/readyz",
+            timeout=timeout,
+            accept=lambda status, _: status == 200,
+        )
         return cls(port, grpc_port, data_dir, proc)
 
     def stop(self) -> None:

@@ -115,6 +115,24 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self.proc.pid if self.proc else None
 
+    def wait_ready(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        accept: Callable[[int, bytes], bool] | None = None,
+    ) -> ManagedProcess:
+        """Poll ``url`` until this service answers; if it never does (or exits), stop it and
+        raise a :class:`ServiceError` that names its log and quotes the log's last lines."""
+        try:
+            wait_for_http(url, timeout=timeout, accept=accept, alive=self.alive)
+        except ServiceError as exc:
+            self.stop()
+            raise ServiceError(
+                f"{self.name}: {exc}; log: {self.log_path}\n{self.log_tail()}"
+            ) from exc
+        return self
+
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 

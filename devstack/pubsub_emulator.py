@@ -14,7 +14,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free, wait_for_http
+from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free
 
 __all__ = ["PubSubEmulator", "find_emulator_jar"]
 
@@ -74,16 +74,9 @@ class PubSubEmulator:
             ["java", "-Xmx256m", "-jar", str(jar), "--host=127.0.0.1", f"--port={port}"],
             log_path=log_path,
         ).start()
-        try:
-            wait_for_http(
-                f"http://127.0.0.1:{port}/",
-                timeout=timeout,
-                accept=lambda status, body: status == 200,
-                alive=proc.alive,
-            )
-        except ServiceError as exc:
-            proc.stop()
-            raise ServiceError(f"{exc}; log: {log_path}\n{proc.log_tail()}") from exc
+        proc.wait_ready(
+            f"http://127.0.0.1:{port}/", timeout=timeout, accept=lambda status, _: status == 200
+        )
         return cls(port, proc)
 
     def stop(self) -> None:

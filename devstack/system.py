@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
-from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free, wait_for_http
+from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free
 from devstack.provision import provision_pubsub
 from devstack.pubsub_emulator import PubSubEmulator
 from pipeline import catalog
@@ -235,7 +235,7 @@ class LocalSystem:
         proc = self._spawn("simulator", argv, self.env)
         self._step(
             f"Tote simulator on {self.ports.simulator} (seed {self.seed}, {self.rate:g} msg/s)",
-            lambda: wait_for_http(f"{self.simulator_control}/health", alive=proc.alive),
+            lambda: proc.wait_ready(f"{self.simulator_control}/health"),
         )
 
     def start_connector(self) -> None:
@@ -252,7 +252,7 @@ class LocalSystem:
         proc = self._spawn("connector", [sys.executable, "-m", "connector"], env)
         self._step(
             f"connector control API on {self.ports.connector}",
-            lambda: wait_for_http(f"{self.connector_url}/health", alive=proc.alive),
+            lambda: proc.wait_ready(f"{self.connector_url}/health"),
         )
 
     def connector_post(self, path: str) -> Any:
@@ -303,7 +303,7 @@ class LocalSystem:
         )
         self._step(
             f"web app on {self.ports.webapp}",
-            lambda: wait_for_http(f"{self.webapp_url}/health", alive=proc.alive, timeout=60),
+            lambda: proc.wait_ready(f"{self.webapp_url}/health", timeout=60),
         )
 
     def stop(self) -> None:
