@@ -296,7 +296,7 @@ def failed_row_to_dead_letter(failed: Any) -> dict[str, Any]:
 
 
 _PUBLISHERS: dict[str, Any] = {}
-_PUBLISHERS_LOCK = threading.Lock()
+_CLIENTS_LOCK = threading.Lock()  # guards both per-process client caches below
 
 
 def _shared_publisher() -> Any:
@@ -308,7 +308,7 @@ def _shared_publisher() -> Any:
     """
     from google.cloud import pubsub_v1
 
-    with _PUBLISHERS_LOCK:
+    with _CLIENTS_LOCK:
         client = _PUBLISHERS.get("default")
         if client is None:
             client = _PUBLISHERS["default"] = pubsub_v1.PublisherClient(
@@ -363,7 +363,7 @@ def _shared_bigquery(project: str) -> Any:
     ``BIGQUERY_EMULATOR_HOST`` locally)."""
     from google.cloud import bigquery
 
-    with _PUBLISHERS_LOCK:
+    with _CLIENTS_LOCK:
         client = _BQ_CLIENTS.get(project)
         if client is None:
             client = _BQ_CLIENTS[project] = bigquery.Client(project=project)
