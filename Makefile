@@ -67,7 +67,7 @@ CONNECTOR_CONTROL_TOKEN ?= local-control-token
 .PHONY: simulator connector test-connector bench-connector
 
 simulator: $(VENV)/.installed
-	$(PY) -m connector.simulator --port $(SIM_PORT) --rate $(SIM_RATE) --api-key local-api-key
+	$(PY) -m simulator --port $(SIM_PORT) --rate $(SIM_RATE) --api-key local-api-key
 
 connector: $(VENV)/.installed
 	PORT=$(CONNECTOR_PORT) CONTROL_TOKEN=$(CONNECTOR_CONTROL_TOKEN) TOTE_API_KEY=local-api-key \
@@ -122,7 +122,7 @@ TF_VARS = -var 'project_id=$(PROJECT)' -var 'region=$(REGION)' \
 LAUNCHER_IMAGE = $(IMAGE_REPO)/dataflow-launcher:$(IMAGE_TAG)
 TEMPLATE_PATH = gs://$(DATAFLOW_BUCKET)/templates/tote-pipeline.json
 DATAFLOW_SA = tote-dataflow@$(PROJECT).iam.gserviceaccount.com
-# Subscription, dataset and topic names default to pipeline/catalog.py inside the pipeline.
+# Subscription, dataset and topic names default to contract/catalog.py inside the pipeline.
 DATAFLOW_PARAMETERS = pubsub_project=$(PROJECT),bq_project=$(PROJECT)
 DATAFLOW_RUN = gcloud dataflow flex-template run $(DATAFLOW_JOB) \
 	--project=$(PROJECT) --region=$(REGION) \
@@ -142,7 +142,7 @@ deploy-require = $(foreach v,$(1),$(if $(strip $($(v))),,$(error $(v) is not set
 	tf-apply tf-destroy build-and-push template-build dataflow-run dataflow-update \
 	dataflow-drain dataflow-status connector-status connector-start connector-stop deploy
 
-# Regenerate the files derived from pipeline/catalog.py and pipeline/options.py.
+# Regenerate the files derived from contract/catalog.py and pipeline/options.py.
 tf-catalog: $(VENV)/.installed
 	$(PY) -m deploy.export_catalog
 

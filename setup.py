@@ -1,7 +1,10 @@
 """tote-realtime: real-time Tote pool-betting data into Google Cloud.
 
-One distribution, three packages (connector, pipeline, webapp) plus the local-stack helpers
-(devstack).  ``pip install -e .[dev]`` is what ``make`` uses; Dataflow installs the same file on
+One distribution: the Beam-free ``contract`` (message catalog, ingress contract, settings
+parsing) that every service shares; the three services ``connector``, ``pipeline`` (the only
+package that imports Beam) and ``webapp``; and the tools that are never in a production image:
+``simulator`` (a Tote-compatible server), ``replay`` (capture files and backfills back onto the
+ingress topic), ``devstack`` (the local system) and ``testsupport`` (test-only helpers).  ``pip install -e .[dev]`` is what ``make`` uses; Dataflow installs the same file on
 its workers through ``--setup_file=./setup.py`` (Beam itself is already in the worker image, so
 the base requirements stay small).
 """
@@ -18,7 +21,18 @@ setup(
     version="0.1.0",
     description="Tote racing API (UK pool betting) to Pub/Sub, BigQuery and Server-Sent Events.",
     python_requires=">=3.11",
-    packages=find_packages(include=["connector*", "pipeline*", "webapp*", "devstack*"]),
+    packages=find_packages(
+        include=[
+            "contract*",
+            "connector*",
+            "pipeline*",
+            "webapp*",
+            "simulator*",
+            "replay*",
+            "devstack*",
+            "testsupport*",
+        ]
+    ),
     package_data={"webapp": ["static/*", "templates/*"]},
     include_package_data=True,
     install_requires=[

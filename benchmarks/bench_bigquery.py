@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.stats import percentile, report
-from pipeline import catalog, ingress, tables
-from pipeline.examples import example_message
+from contract import catalog, ingress
+from pipeline import tables
 from pipeline.normalize import normalize
+from testsupport.examples import example_message
 
 PROJECT = "bench-project"
 

@@ -129,7 +129,7 @@ def run(rate: float, frames: int, timeout: float, workdir: Path) -> dict[str, An
         ws_port, control_port, api_port = free_port(), free_port(), free_port()
         sim = ManagedProcess(
             "simulator",
-            [sys.executable, "-m", "connector.simulator", "--port", str(ws_port),
+            [sys.executable, "-m", "simulator", "--port", str(ws_port),
              "--control-port", str(control_port), "--rate", str(rate),
              "--max-frames", str(frames), "--api-key", "bench-key"],
             log_path=workdir / "simulator.log",

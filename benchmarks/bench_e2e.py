@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from benchmarks.stats import percentile, report
+from contract import ingress
 from devstack.system import LocalSystem, Ports
-from pipeline import ingress
 from tests.e2e.harness import SseClient
 
 

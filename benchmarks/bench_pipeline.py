@@ -25,10 +25,11 @@ from pathlib import Path
 from google.cloud import pubsub_v1
 
 from benchmarks.stats import percentile, report
+from contract import catalog, ingress
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.provision import ensure_subscription, provision_pubsub
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog, examples, ingress
+from testsupport import examples
 
 PROJECT = "tote-bench"
 

@@ -15,9 +15,11 @@ import time
 from datetime import UTC, datetime
 
 from benchmarks.stats import percentile, report
-from pipeline import catalog, examples, ingress, records
+from contract import catalog, ingress
+from pipeline import records
 from pipeline.core import process_frame
 from pipeline.dedup import SemanticDeduper, TransportDeduper
+from testsupport import examples
 
 # Roughly a race day's shape: pool totals dominate, statuses and bets follow, a few bad frames.
 MIX = {

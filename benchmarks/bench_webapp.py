@@ -30,10 +30,10 @@ from pathlib import Path
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
 os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
 
+from contract import catalog
 from devstack.processes import ManagedProcess, free_port, wait_for_http
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog
 
 PROJECT = "bench-webapp"
 _SENT = re.compile(rb'"bench_sent_ns":(\d+)')

@@ -35,7 +35,7 @@ from connector.protocol import (
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import Subscription
-from pipeline.ingress import MAX_FRAME_BYTES, PROTOCOLS, ingress_attributes, new_id
+from contract.ingress import MAX_FRAME_BYTES, PROTOCOLS, ingress_attributes, new_id
 
 __all__ = ["FatalConnectionError", "ToteClient"]
 

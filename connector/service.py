@@ -20,7 +20,7 @@ from connector.forwarder import BatchPublisher, Forwarder, percentile
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import load_selections, plan_subscriptions
-from pipeline.ingress import ATTR_TEST, ingress_attributes, new_id
+from contract.ingress import ATTR_TEST, ingress_attributes, new_id
 
 __all__ = ["ConnectorService"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline import catalog
-from pipeline.envvars import env_bool, env_float, env_int, env_list
+from contract import catalog
+from contract.settings import env_bool, env_float, env_int, env_list
 
 __all__ = ["DEFAULT_TOTE_URL", "Settings", "SettingsError"]
 

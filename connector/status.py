@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pipeline.ingress import format_timestamp
+from contract.ingress import format_timestamp
 
 __all__ = ["ConnectorStatus", "State"]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import catalog
+from contract import catalog
 
 __all__ = ["Subscription", "SubscriptionConfigError", "load_selections", "plan_subscriptions"]
 

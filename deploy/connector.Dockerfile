@@ -10,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The connector imports pipeline.catalog and pipeline.ingress (the shared contract), not Beam.
+# The connector imports contract.catalog and contract.ingress (the shared contract), not Beam.
 COPY setup.py ./
-COPY pipeline/ ./pipeline/
+COPY contract/ ./contract/
 COPY connector/ ./connector/
 RUN pip install '.[connector]'
 

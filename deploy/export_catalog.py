@@ -1,4 +1,4 @@
-"""Write the Terraform inputs that come from ``pipeline.catalog``.
+"""Write the Terraform inputs that come from ``contract.catalog``.
 
 ``terraform/generated/catalog.json`` lists the topic, subscription, dataset and table names
 (with partitioning and clustering); ``terraform/generated/schemas/<table>.json`` holds each
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline import catalog
+from contract import catalog
 
 __all__ = ["GENERATED_DIR", "render", "write"]
 

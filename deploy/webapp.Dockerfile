@@ -10,9 +10,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# The web app imports pipeline.catalog (topic and stream names), not Beam.
+# The web app imports contract.catalog (topic and stream names), not Beam.
 COPY setup.py ./
-COPY pipeline/ ./pipeline/
+COPY contract/ ./contract/
 COPY webapp/ ./webapp/
 RUN pip install '.[webapp]'
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from google.cloud import pubsub_v1
 
+from contract import catalog, ingress
 from devstack.processes import ManagedProcess, ServiceError
 from devstack.provision import ensure_subscription
-from pipeline import catalog, examples, ingress
+from testsupport import examples
 
 __all__ = ["pipeline_argv", "start_pipeline", "wait_until_flowing"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from pipeline import catalog
+from contract import catalog
 
 __all__ = ["all_topics", "ensure_subscription", "ensure_topics", "provision_pubsub"]
 

@@ -61,7 +61,7 @@ def _banner(system: LocalSystem) -> str:
     lines += [
         f"  Logs             {logs}/ (pubsub-emulator, bigquery-emulator, simulator, connector, "
         "pipeline, webapp)",
-        f"  Capture          {system.capture_path} (replay: python -m connector.replay)",
+        f"  Capture          {system.capture_path} (replay: python -m replay)",
         "Ctrl-C stops everything.",
     ]
     return "\n".join(lines)

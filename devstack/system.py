@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contract import catalog
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free
 from devstack.provision import provision_pubsub
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog
 
 __all__ = ["LocalSystem", "Ports"]
 
@@ -221,7 +221,7 @@ class LocalSystem:
         argv = [
             sys.executable,
             "-m",
-            "connector.simulator",
+            "simulator",
             "--host=127.0.0.1",
             f"--port={self.ports.simulator}",
             f"--control-port={self.ports.simulator_control}",

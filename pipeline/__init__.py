@@ -1,6 +1,7 @@
-"""The domain core of tote-realtime: catalog, ingress contract, parse/validate/dedup/route.
+"""The domain core of tote-realtime: parse, validate, deduplicate and route Tote frames.
 
-Importing this package must not import Apache Beam: the connector and the web app use the catalog
-and the ingress contract without it.  The Beam shell lives in ``pipeline.transforms`` and
-``pipeline.main``.
+The plain functions (``envelope``, ``normalize``, ``records``, ``dedup``, ``core``) import no
+Beam; the Beam shell lives in ``pipeline.transforms`` and ``pipeline.main``.  What the connector
+and the web app share with the pipeline (the catalog, the ingress contract) lives in
+:mod:`contract`, so neither service ever imports this package.
 """

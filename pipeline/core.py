@@ -11,7 +11,8 @@ import traceback
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from pipeline import dedup, ingress
+from contract import ingress
+from pipeline import dedup
 from pipeline.envelope import FrameError, parse_envelope
 from pipeline.normalize import ValidationError, normalize
 from pipeline.records import DeadLetter, Frame, TypedEvent, canonical_json

@@ -23,8 +23,8 @@ from typing import Any
 
 import orjson
 
-from pipeline import catalog
-from pipeline.catalog import MessageType
+from contract import catalog
+from contract.catalog import MessageType
 
 __all__ = ["Envelope", "FrameError", "classify", "parse_envelope"]
 

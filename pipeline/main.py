@@ -1,6 +1,6 @@
 """tote-realtime's streaming pipeline: ingress frames → BigQuery, typed topics, dead letters.
 
-Reads the raw frames the connector publishes (see ``pipeline.ingress``), parses and validates
+Reads the raw frames the connector publishes (see ``contract.ingress``), parses and validates
 them against the message catalog, drops transport and semantic duplicates, and routes:
 
 * every unique frame → ``raw_frames`` (the ingest log);
@@ -38,7 +38,7 @@ from apache_beam.options.pipeline_options import (
     StandardOptions,
 )
 
-from pipeline import ingress
+from contract import ingress
 from pipeline.options import ToteOptions
 from pipeline.transforms import DeadLetterFailedRowsFn, ProcessFrames, PublishFn, table_for_row
 

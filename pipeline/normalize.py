@@ -1,6 +1,6 @@
 """Validate a Tote message against its catalog entry and normalise it into column values.
 
-Each column of a type names the payload paths it may come from and a :class:`~pipeline.catalog.Kind`
+Each column of a type names the payload paths it may come from and a :class:`~contract.catalog.Kind`
 that says how to normalise it.  Keys are looked up in camelCase and, failing that, PascalCase
 (Tote's docs show both).  Unknown fields are ignored here (they survive in the ``payload`` column).
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
-from pipeline.catalog import Kind, MessageType
+from contract.catalog import Kind, MessageType
 
 __all__ = ["ValidationError", "decimal_text", "lookup", "normalize"]
 

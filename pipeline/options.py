@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline import catalog
+from contract import catalog
 
 __all__ = ["ToteOptions"]
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pipeline import catalog
+from contract import catalog
 from pipeline.tables import SQL_DIR, make_client, render_sql
 
 __all__ = ["QUERIES_DIR", "format_rows", "main", "query_names", "resolve_sql"]

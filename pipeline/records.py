@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from pipeline import catalog, ingress
-from pipeline.catalog import MessageType
+from contract import catalog, ingress
+from contract.catalog import MessageType
 
 __all__ = [
     "DeadLetter",

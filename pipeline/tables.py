@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipeline import catalog
+from contract import catalog
 
 if TYPE_CHECKING:
     from google.cloud import bigquery

@@ -34,7 +34,8 @@ from apache_beam.transforms.userstate import (
 )
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline import catalog, dedup, ingress, records
+from contract import catalog, ingress
+from pipeline import dedup, records
 from pipeline.core import process_frame
 from pipeline.records import DeadLetter, Frame
 

@@ -1,7 +1,7 @@
 # tote-realtime on Google Cloud.
 #
 # Names of topics, subscriptions, the dataset and tables (and every table schema) come from
-# pipeline/catalog.py through the generated files in ./generated (make tf-catalog); nothing
+# contract/catalog.py through the generated files in ./generated (make tf-catalog); nothing
 # here repeats them, so the catalog stays the single source of truth. One file per concern:
 #   apis.tf           services the project must have enabled
 #   pubsub.tf         ingress, typed and dead-letter topics, subscriptions, dead-letter policy

@@ -9,7 +9,7 @@ probes a metadata server.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -80,3 +80,14 @@ def bigquery_emulator(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+# --- Tote simulator -------------------------------------------------------------------------------
+
+from testsupport.simulator_process import SimulatorProcess, simulator_starter  # noqa: E402
+
+
+@pytest.fixture
+def start_simulator(tmp_path: Path) -> Iterator[Callable[..., SimulatorProcess]]:
+    """``start(*args)`` runs ``python -m simulator`` on free ports; all are stopped afterwards."""
+    yield from simulator_starter(tmp_path)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
-from pipeline.envvars import env_bool, env_float, env_int
+from contract.settings import env_bool, env_float, env_int
 
 __all__ = ["Config", "ConfigError"]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, make_response, render_template
 
-from pipeline import catalog
+from contract import catalog
 
 __all__ = ["bp"]
 

@@ -1,7 +1,7 @@
 """Typed-topic messages turned into SSE-ready events, and the ids those events carry.
 
 The pipeline publishes one JSON object per Tote message to each typed topic (see
-``pipeline/catalog.py``); here it becomes an :class:`Incoming` (validated, stream name resolved
+``contract/catalog.py``); here it becomes an :class:`Incoming` (validated, stream name resolved
 from the catalog, filter keys extracted) and, once the bus gives it a sequence number, an
 :class:`Event` whose SSE frame is encoded **once** and shared by every client.
 
@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pipeline import catalog
+from contract import catalog
 from webapp import sse
 
 __all__ = [

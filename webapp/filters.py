@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pipeline import catalog
+from contract import catalog
 from webapp.events import Event
 
 __all__ = ["STREAMS", "EventFilter", "FilterError"]

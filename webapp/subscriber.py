@@ -30,7 +30,7 @@ from datetime import timedelta
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from pipeline import catalog
+from contract import catalog
 from webapp.bus import EventBus
 from webapp.events import MessageError, parse_message
 

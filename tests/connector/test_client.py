@@ -13,7 +13,7 @@ import pytest
 from connector.service import ConnectorService
 from connector.settings import Settings
 from connector.status import State
-from pipeline.ingress import parse_timestamp
+from contract.ingress import parse_timestamp
 
 from .conftest import API_KEY, Ingress, SimulatorProcess, wait_until
 
@@ -241,8 +241,8 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
     from connector.forwarder import Forwarder, Frame
     from connector.pubsub import IngressPublisher
     from connector.status import ConnectorStatus
+    from contract.ingress import new_id
     from devstack.provision import ensure_topics
-    from pipeline.ingress import new_id
 
     topic = f"later-{new_id()[:10]}"  # absent at first: the buffered frame cannot be published
     publisher = IngressPublisher(project, topic)

@@ -9,8 +9,8 @@ import pytest
 
 from connector.forwarder import Forwarder, Frame, percentile
 from connector.pubsub import IngressPublisher
+from contract.ingress import new_id
 from devstack.provision import ensure_subscription, ensure_topics
-from pipeline.ingress import new_id
 
 from .conftest import Ingress, wait_until
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from connector.settings import DEFAULT_TOTE_URL, Settings, SettingsError
-from pipeline import catalog
+from contract import catalog
 
 
 def test_defaults_need_no_environment() -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from connector.subscriptions import SubscriptionConfigError, load_selections, plan_subscriptions
-from pipeline import catalog
+from contract import catalog
 
 
 def test_default_is_one_operation_per_catalog_entry() -> None:

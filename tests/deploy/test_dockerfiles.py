@@ -56,9 +56,9 @@ def test_image_listens_on_cloud_runs_port_and_is_not_root(image: str) -> None:
 @pytest.mark.parametrize(
     ("dockerfile", "needed"),
     [
-        ("connector.Dockerfile", {"setup.py", "pipeline/", "connector/"}),
-        ("webapp.Dockerfile", {"setup.py", "pipeline/", "webapp/"}),
-        ("flex_template/Dockerfile", {"setup.py", "pipeline/"}),
+        ("connector.Dockerfile", {"setup.py", "contract/", "connector/"}),
+        ("webapp.Dockerfile", {"setup.py", "contract/", "webapp/"}),
+        ("flex_template/Dockerfile", {"setup.py", "contract/", "pipeline/"}),
     ],
 )
 def test_build_context_is_limited_to_what_the_image_copies(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from contract.catalog import TABLES
 from devstack.insert_validation import insert_error, row_problems, stopped_error
-from pipeline.catalog import TABLES
 
 DIVIDENDS = TABLES["pool_dividend_changed"].schema
 
@@ -66,3 +66,57 @@ def test_error_entries_have_bigquery_wire_shape() -> None:
         "errors": [{"reason": "invalid", "location": "a", "debugInfo": "", "message": "bad"}],
     }
     assert stopped_error(1)["errors"][0]["reason"] == "stopped"
+
+
+SCALARS = [
+    {"name": "id", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "at", "type": "TIMESTAMP", "mode": "NULLABLE"},
+    {"name": "ok", "type": "BOOL", "mode": "NULLABLE"},
+    {
+        "name": "money",
+        "type": "RECORD",
+        "mode": "REPEATED",
+        "fields": [
+            {"name": "amount", "type": "NUMERIC", "mode": "NULLABLE"},
+            {"name": "tags", "type": "STRING", "mode": "REPEATED"},
+        ],
+    },
+]
+
+
+def test_scalars_of_the_wrong_type_are_reported_as_bigquery_would() -> None:
+    row = {"id": 5, "at": "not a time", "ok": "yes", "money": [{"amount": 1.5, "tags": ["a", 2]}]}
+    problems = dict(row_problems(row, SCALARS))
+    assert "expected STRING, got int" in problems["id"]
+    assert "not an RFC 3339 timestamp" in problems["at"]
+    assert "expected BOOL, got str" in problems["ok"]
+    assert "NUMERIC must be sent as a decimal string, got float" in problems["money.amount"]
+    assert "expected STRING, got int" in problems["money.tags"]
+
+
+def test_numeric_precision_and_range_limits() -> None:
+    assert row_problems({"id": "x", "money": [{"amount": "0.000000001"}]}, SCALARS) == []
+    (problem,) = row_problems({"id": "x", "money": [{"amount": "0.0000000001"}]}, SCALARS)
+    assert "9 decimal places" in problem[1]
+    (problem,) = row_problems({"id": "x", "money": [{"amount": "1E+29"}]}, SCALARS)
+    assert "29 integer digits" in problem[1]
+
+
+def test_timestamps_must_name_a_real_instant_in_ascii_digits() -> None:
+    good = [
+        "2026-02-28T10:00:00.123Z",
+        "2026-02-28T10:00:00Z",
+        "2026-02-28T10:00:00.123456789+01:00",
+    ]
+    for text in good:
+        assert row_problems({"id": "x", "at": text}, SCALARS) == [], text
+    bad = [
+        "2026-02-30T10:00:00.000Z",
+        "2026-13-01T10:00:00.000Z",
+        "2026-01-01T25:00:00.000Z",
+        "2026-01-01T10:00:00.000",
+        "\uff12026-01-01T10:00:00.000Z",  # fullwidth digit two
+        "2026-01-0\u0661T10:00:00.000Z",  # Arabic-Indic digit one
+    ]
+    for text in bad:
+        assert row_problems({"id": "x", "at": text}, SCALARS), text

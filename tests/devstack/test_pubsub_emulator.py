@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.provision import all_topics, ensure_subscription, provision_pubsub
-from pipeline import catalog
 
 
 def test_provision_creates_every_catalog_topic_idempotently(pubsub_emulator, project):

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from contract import catalog
 from devstack.system import LocalSystem
-from pipeline import catalog
 from tests.e2e.accounting import RawRow, account
 from tests.pipeline.pubsub_helpers import TopicReader
 

@@ -1,7 +1,7 @@
 """The accounting rules themselves (so the end-to-end tests cannot pass vacuously)."""
 
-from pipeline import examples
 from tests.e2e.accounting import RawRow, account
+from testsupport import examples
 
 
 def _text(name, **overrides):

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from connector import replay
 from devstack.provision import provision_pubsub
 from devstack.system import LocalSystem, Ports
+from replay import player as replay
 from tests.e2e.harness import (
     SseClient,
     captured_frames,

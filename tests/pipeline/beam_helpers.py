@@ -5,7 +5,7 @@ from __future__ import annotations
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline import examples
+from testsupport import examples
 
 T0 = 1_700_000_000  # element time origin (seconds)
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.provision import ensure_subscription
-from pipeline import catalog
 
 
 @dataclass

@@ -13,9 +13,10 @@ from decimal import Decimal
 import pytest
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.provision import provision_pubsub
-from pipeline import catalog, examples
+from testsupport import examples
 
 pytestmark = [pytest.mark.emulator, pytest.mark.bigquery, pytest.mark.slow]
 

@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import catalog, examples, ingress, records
+from contract import catalog, ingress
+from devstack.insert_validation import row_problems
+from pipeline import records
 from pipeline.core import TEST_MESSAGE_TYPE, process_frame
-from pipeline.rowcheck import row_problems
 from pipeline.transforms import failed_row_to_dead_letter, table_for_row
+from testsupport import examples
 
 NOW = datetime(2026, 11, 26, 14, 3, 7, 123000, tzinfo=UTC)
 
@@ -23,7 +25,7 @@ def _process(data: bytes, **attrs) -> records.Frame:
 
 
 def _fits(table: str, row: dict) -> None:
-    assert row_problems(catalog.table_schema(table), row) == []
+    assert row_problems(row, catalog.table_schema(table)) == []
     assert table_for_row(row) == table
 
 

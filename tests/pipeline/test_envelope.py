@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline import catalog, examples
+from contract import catalog
 from pipeline.envelope import FrameError, classify, parse_envelope
+from testsupport import examples
 
 
 @pytest.mark.parametrize("protocol", ["graphql-ws", "graphql-transport-ws"])

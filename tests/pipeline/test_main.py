@@ -13,10 +13,11 @@ from collections import Counter
 import pytest
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.provision import provision_pubsub
-from pipeline import catalog, examples
 from tests.pipeline.pubsub_helpers import TopicReader
+from testsupport import examples
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline import catalog, examples
+from contract import catalog
 from pipeline.normalize import ValidationError, decimal_text, lookup, normalize
+from testsupport import examples
 
 
 def _spec(name):
@@ -146,7 +147,7 @@ def test_lookup_follows_dotted_paths():
 
 
 def test_every_kind_has_a_converter():
-    from pipeline.catalog import Kind
+    from contract.catalog import Kind
     from pipeline.normalize import _CONVERTERS
 
     assert set(_CONVERTERS) == set(Kind)

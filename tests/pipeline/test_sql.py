@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from google.cloud import bigquery
 
+from contract import catalog, ingress
 from devstack.bigquery_emulator import BigQueryEmulator
-from pipeline import catalog, ingress, query, tables
-from pipeline.examples import example_message
+from pipeline import query, tables
 from pipeline.normalize import normalize
 from tests.conftest import PROJECT
+from testsupport.examples import example_message
 
 pytestmark = pytest.mark.bigquery
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
+from contract import catalog
 from devstack.bigquery_emulator import BigQueryEmulator
-from pipeline import catalog, tables
+from pipeline import tables
 from pipeline.tables import diff_schema, merge_schema, render_sql, table_resource, view_sql
 
 POOL = catalog.TABLES["pool_total_changed"]

@@ -8,9 +8,10 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from pipeline import catalog, examples
+from contract import catalog
 from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
 from tests.pipeline.beam_helpers import T0, message, raw, streaming_options
+from testsupport import examples
 
 WINDOW_S = 60
 TTL_S = 120

@@ -4,7 +4,7 @@
 lists).  ``Config`` merges the files and offers the few lookups the tests share, plus a tiny
 evaluator for the expressions this configuration uses for names (``${local.catalog.x}``,
 ``${each.key}``, ``${var.x}`` with its default, ``${google_x.y.name}``), so a test can compare
-what Terraform would create with ``pipeline.catalog`` without a Google provider.
+what Terraform would create with ``contract.catalog`` without a Google provider.
 """
 
 from __future__ import annotations

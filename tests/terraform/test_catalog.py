@@ -1,7 +1,7 @@
 """Topics, subscriptions, dataset, tables and schemas: exactly the message catalog's.
 
 Two links are checked.  The generated files in ``terraform/generated`` must equal what the
-generator renders from ``pipeline.catalog`` now (so a column renamed in either place fails), and
+generator renders from ``contract.catalog`` now (so a column renamed in either place fails), and
 the HCL must take its names and schemas from those files (so a hand-written name cannot slip in).
 Names are then evaluated the way Terraform would and compared with the catalog directly.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import catalog
 from deploy import export_catalog
-from pipeline import catalog
 from tests.terraform.hcl import ROOT, TERRAFORM, block, load
 
 GENERATED = TERRAFORM / "generated"

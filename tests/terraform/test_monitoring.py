@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from pipeline import catalog
+from contract import catalog
 from tests.deploy.makefile import make_dry_run
 from tests.terraform.hcl import block, load
 

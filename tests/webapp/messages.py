@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from pipeline import catalog
+from contract import catalog
 
 PRODUCT = "3f1c6a9e-0b4d-4c1e-9a57-2d6f4f1b7c10"
 EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-1925"

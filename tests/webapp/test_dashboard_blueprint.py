@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog
 from tests.webapp.browser import chromium, chromium_binary
 from tests.webapp.messages import (
     EVENT,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pipeline import catalog
+from contract import catalog
 from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, typed_message
 from webapp.events import Event, EventId, MessageError, new_epoch, parse_message, stream_for_topic
 

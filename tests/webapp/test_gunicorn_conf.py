@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog
 from tests.webapp.messages import PRODUCT, event_status, pool_total, product_status
 from tests.webapp.servers import WAIT, poll, webapp_server
 

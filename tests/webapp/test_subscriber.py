@@ -8,9 +8,9 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
+from contract import catalog
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from pipeline import catalog
 from tests.webapp.messages import event_status, pool_total
 from tests.webapp.servers import poll
 from webapp.bus import EventBus

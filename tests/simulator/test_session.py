@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from connector.simulator.session import Close, Send, ServerSession, root_fields
+from simulator.session import Close, Send, ServerSession, root_fields
 
 KEY = "sim-key-1"
 FIELDS = ("onPoolTotalChanged", "onBetAccepted")

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from pipeline import catalog
-from pipeline.catalog import CATALOG, TABLES, TOPICS, Kind
+from contract import catalog
+from contract.catalog import CATALOG, TABLES, TOPICS, Kind
 
 BRIEF_TOPICS = {
     "tote-pool-total-changed",

@@ -2,5 +2,5 @@
 
 ``racing`` generates the day's messages (plain, deterministic for a seed), ``session`` is the
 server side of both subprotocols without I/O, ``server`` serves them over websockets with an
-HTTP control surface for statistics and fault injection.  Run ``python -m connector.simulator``.
+HTTP control surface for statistics and fault injection.  Run ``python -m simulator``.
 """

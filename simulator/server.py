@@ -3,7 +3,7 @@
 Websocket at ``/partner/connections/graphql/`` (Tote's path) speaking whichever of
 ``graphql-transport-ws`` / ``graphql-ws`` the client offers (or only ``--protocols``), with an
 init timeout (4408) and keep-alives (``ka`` / ``ping``).  One generator task draws messages from
-:class:`~connector.simulator.racing.RaceDay` at ``rate`` per second (only while someone is
+:class:`~simulator.racing.RaceDay` at ``rate`` per second (only while someone is
 subscribed, so the day's content does not depend on connection timing) and sends each to every
 subscription of its root field.
 
@@ -39,9 +39,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from connector.simulator.racing import RaceDay
-from connector.simulator.session import Close, Send, ServerSession
-from pipeline import catalog
+from contract import catalog
+from simulator.racing import RaceDay
+from simulator.session import Close, Send, ServerSession
 
 __all__ = ["PATH", "Simulator", "SimulatorConfig"]
 
@@ -53,7 +53,7 @@ PROTOCOLS = ("graphql-transport-ws", "graphql-ws")
 
 @dataclass
 class SimulatorConfig:
-    """How the simulated Tote behaves; see ``python -m connector.simulator --help``."""
+    """How the simulated Tote behaves; see ``python -m simulator --help``."""
 
     seed: int = 1
     rate: float = 50.0

@@ -1,4 +1,4 @@
-"""``python -m connector.simulator``: run the Tote simulator until SIGTERM / SIGINT."""
+"""``python -m simulator``: run the Tote simulator until SIGTERM / SIGINT."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import logging
 import signal
 import sys
 
-from connector.simulator.server import PATH, PROTOCOLS, Simulator, SimulatorConfig
+from simulator.server import PATH, PROTOCOLS, Simulator, SimulatorConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m connector.simulator", description="A simulated Tote subscription server."
+        prog="python -m simulator", description="A simulated Tote subscription server."
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="websocket port")

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline import catalog, ingress
+from contract import catalog, ingress
 
 __all__ = ["EVENT_ID", "PRODUCT_ID", "example_message", "frame", "ingress_message"]
 

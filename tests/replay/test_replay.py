@@ -9,9 +9,10 @@ from concurrent.futures import Future
 import pytest
 from google.cloud import pubsub_v1
 
-from connector import replay
+from contract import catalog
 from devstack.provision import ensure_subscription, provision_pubsub
-from pipeline import catalog, examples
+from replay import player as replay
+from testsupport import examples
 
 
 def _line(frame_id: str, received_at: str, data: str = '{"type":"ka"}') -> str:

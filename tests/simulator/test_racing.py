@@ -6,8 +6,8 @@ import re
 from collections import Counter, defaultdict
 from decimal import Decimal
 
-from connector.simulator.racing import Message, RaceDay
-from pipeline import catalog
+from contract import catalog
+from simulator.racing import Message, RaceDay
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 EVENT = re.compile(r"^HORSERACING-[A-Z-]+-(GB|IE)-\d{4}-\d{2}-\d{2}-\d{4}$")

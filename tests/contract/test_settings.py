@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipeline.envvars import env_bool, env_float, env_int, env_list
+from contract.settings import env_bool, env_float, env_int, env_list
 
 
 class Bad(ValueError):

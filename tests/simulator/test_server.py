@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from ..conftest import API_KEY, SimulatorProcess, wait_until
+from testsupport.simulator_process import API_KEY, SimulatorProcess, wait_until
 
 
 def http(url: str, method: str = "GET") -> tuple[int, dict]:

@@ -14,7 +14,7 @@ Timing follows the frames' ``received_at`` divided by ``--speed`` (``--speed 0``
 possible).  A progress bar goes to stderr and a summary to stdout; the exit code is non-zero when
 a line could not be read or a publish failed, and each such line is named.
 
-    python -m connector.replay capture.jsonl --project P [--speed 10] [--topic tote-ingress]
+    python -m replay capture.jsonl --project P [--speed 10] [--topic tote-ingress]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from pipeline import catalog, ingress
+from contract import catalog, ingress
 
 __all__ = [
     "CaptureError",
@@ -186,9 +186,7 @@ def replay(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m connector.replay", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m replay", description=__doc__.splitlines()[0])
     parser.add_argument("capture", type=Path, help="JSON-lines capture file")
     parser.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT"))
     parser.add_argument("--topic", default=catalog.INGRESS_TOPIC)

@@ -1,0 +1,3 @@
+from replay.player import main
+
+raise SystemExit(main())
