@@ -1,4 +1,4 @@
-"""The control API (Flask): health, status, start/stop, and a Pub/Sub self-test.
+"""The control API (Flask): health, status, start/stop, reconcile, and a Pub/Sub self-test.
 
 Served by gunicorn with one worker (the Tote socket belongs to one process) and a few threads::
 
@@ -6,7 +6,9 @@ Served by gunicorn with one worker (the Tote socket belongs to one process) and 
 
 Cloud Scheduler calls ``POST /start`` at 06:00 and ``POST /stop`` at 23:00 (UK time) with a
 Google OIDC token; locally a shared ``CONTROL_TOKEN`` bearer works.  ``GET`` endpoints are open
-(Cloud Run's IAM guards them in the cloud) and never show a secret.
+(Cloud Run's IAM guards them in the cloud) and never show a secret.  ``POST /reconcile`` asks
+for a query sweep now (202; 409 when the connector is not running or has no
+``TOTE_GRAPHQL_URL``).
 """
 
 from __future__ import annotations
@@ -123,6 +125,19 @@ def create_app(
             "stopped" if stopped else "was not running",
         )
         return jsonify(stopped=stopped, already_stopped=not stopped, **_brief(service))
+
+    @app.post("/reconcile")
+    def reconcile() -> Any:
+        try:
+            accepted = service.reconcile()
+        except RuntimeError as exc:
+            return error(409, str(exc))
+        if not accepted:
+            return error(409, "the connector is not running: POST /start first")
+        log.info("POST /reconcile by %s: sweep requested", request.environ.get("tote.principal"))
+        return jsonify(
+            accepted=True, sweeps=service.sweeps.status() if service.sweeps else None
+        ), 202
 
     @app.post("/test-pubsub")
     def test_pubsub() -> Any:

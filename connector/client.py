@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -68,6 +68,8 @@ class ToteClient:
         self.backoff = backoff or Backoff(
             settings.backoff_base_seconds, settings.backoff_cap_seconds, settings.stable_seconds
         )
+        self.on_subscribed: Callable[[], None] | None = None
+        """Called (loop thread) after every successful subscribe: the reconciliation hook."""
         self._stop = asyncio.Event()
         self._receiving = False
         self._last_activity = time.monotonic()
@@ -192,6 +194,8 @@ class ToteClient:
             len(self.subscriptions),
             extra={"json_fields": {"connection_id": connection_id, "protocol": protocol}},
         )
+        if self.on_subscribed is not None:
+            self.on_subscribed()
         return await self._receive(ws, proto, connection_id)
 
     async def _receive(

@@ -20,6 +20,7 @@ from connector.forwarder import BatchPublisher, Forwarder, percentile
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import load_selections, plan_subscriptions
+from connector.sweeps import Sweeps, run_alongside
 from contract.ingress import ATTR_TEST, ingress_attributes, new_id
 
 __all__ = ["ConnectorService"]
@@ -48,6 +49,9 @@ class ConnectorService:
             max_batch=settings.batch_max_messages,
         )
         self.status = ConnectorStatus()
+        self.sweeps = (
+            Sweeps(settings.sweep_config(), self.forwarder) if settings.graphql_url else None
+        )
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -69,6 +73,8 @@ class ConnectorService:
                 return False
             self.status.update(state=State.CONNECTING, fatal=None)
             client = ToteClient(self.settings, self.subscriptions, self.forwarder, self.status)
+            if self.sweeps is not None:  # reconcile after every (re)subscribe
+                client.on_subscribed = lambda s=self.sweeps: s.trigger("subscribed")
             ready = threading.Event()
 
             def run() -> None:
@@ -76,7 +82,7 @@ class ConnectorService:
                 self._loop = loop
                 ready.set()
                 try:
-                    loop.run_until_complete(client.run())
+                    loop.run_until_complete(run_alongside(client.run(), self.sweeps))
                 except Exception:
                     log.exception("connector client crashed")
                     self.status.update(state=State.FAILED, fatal="client crashed (see logs)")
@@ -120,6 +126,13 @@ class ConnectorService:
             close()
         log.info("connector shut down")
 
+    def reconcile(self) -> bool:
+        """Ask for a sweep now (``POST /reconcile``); ``False`` when the client is not running.
+        Raises ``RuntimeError`` when no ``TOTE_GRAPHQL_URL`` is configured."""
+        if self.sweeps is None:
+            raise RuntimeError("sweeps are disabled: TOTE_GRAPHQL_URL is not set")
+        return self.running and self.sweeps.request("manual")
+
     def test_publish(self) -> str:
         """Publish a marked test message to the ingress topic; returns the message id."""
         attrs = ingress_attributes(
@@ -155,5 +168,7 @@ class ConnectorService:
             },
             ingress_topic=self.settings.ingress_topic,
             tote_url=self.settings.safe_url,
+            graphql_url=self.settings.safe_graphql_url or None,
+            sweeps=self.sweeps.status() if self.sweeps else {"enabled": False},
         )
         return out

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
+from connector.sweeps import SweepConfig, parse_hours
 from contract import catalog
 from contract.settings import env_bool, env_float, env_int, env_list
 
-__all__ = ["DEFAULT_TOTE_URL", "Settings", "SettingsError"]
+__all__ = ["DEFAULT_PARTNER_ID", "DEFAULT_TOTE_URL", "Settings", "SettingsError"]
 
 DEFAULT_TOTE_URL = "wss://hub.production.racing.tote.co.uk/partner/connections/graphql/"
+DEFAULT_PARTNER_ID = "tote-realtime"
 
 
 class SettingsError(ValueError):
@@ -60,6 +62,15 @@ class Settings:
     flush_timeout_seconds: float = 20.0
     user_agent: str = "tote-realtime-connector/0.1"
     log_level: str = "INFO"
+    graphql_url: str = ""
+    partner_id: str = DEFAULT_PARTNER_ID
+    sweep_page_size: int = 50
+    sweep_period_seconds: float = 300.0
+    sweep_jitter: float = 0.1
+    sweep_hours: str = "06:00-23:00"
+    sweep_timeout_seconds: float = 10.0
+    sweep_retries: int = 4
+    sweep_concurrency: int = 2
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +81,19 @@ class Settings:
             raise SettingsError(
                 f"TOTE_SUBSCRIPTIONS_URL must be a ws:// or wss:// URL, got {url!r}"
             )
+        graphql_url = env.get("TOTE_GRAPHQL_URL", "").strip()
+        if graphql_url and not graphql_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"TOTE_GRAPHQL_URL must be an http:// or https:// URL, got {_safe(graphql_url)!r}"
+            )
+        sweep_hours = env.get("SWEEP_HOURS", "").strip() or "06:00-23:00"
+        try:
+            parse_hours(sweep_hours)
+        except ValueError as exc:
+            raise SettingsError(f"SWEEP_HOURS: {exc}") from None
+        sweep_jitter = _float(env, "SWEEP_JITTER", 0.1, minimum=0.0)
+        if sweep_jitter > 1:
+            raise SettingsError(f"SWEEP_JITTER must be between 0 and 1, got {sweep_jitter}")
         project = (
             env.get("GOOGLE_CLOUD_PROJECT", "").strip()
             or env.get("PUBSUB_PROJECT", "").strip()
@@ -99,6 +123,15 @@ class Settings:
             backpressure_seconds=_float(env, "BACKPRESSURE_SECONDS", 5.0),
             flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 20.0),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            graphql_url=graphql_url,
+            partner_id=env.get("TOTE_PARTNER_ID", "").strip() or DEFAULT_PARTNER_ID,
+            sweep_page_size=_int(env, "SWEEP_PAGE_SIZE", 50, minimum=1),
+            sweep_period_seconds=_float(env, "SWEEP_PERIOD_SECONDS", 300.0, minimum=0.0),
+            sweep_jitter=sweep_jitter,
+            sweep_hours=sweep_hours,
+            sweep_timeout_seconds=_float(env, "SWEEP_TIMEOUT_SECONDS", 10.0, minimum=0.1),
+            sweep_retries=_int(env, "SWEEP_RETRIES", 4, minimum=0),
+            sweep_concurrency=_int(env, "SWEEP_CONCURRENCY", 2, minimum=1),
         )
 
     @property
@@ -115,8 +148,43 @@ class Settings:
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
     @property
+    def safe_graphql_url(self) -> str:
+        """``graphql_url`` without user info or query string."""
+        return _safe(self.graphql_url) if self.graphql_url else ""
+
+    def sweep_config(self) -> SweepConfig:
+        """What the reconciliation sweeps need (``connector.sweeps``); only with a GraphQL URL."""
+        return SweepConfig(
+            url=self.graphql_url,
+            authorization=self.authorization,
+            partner_id=self.partner_id,
+            page_size=self.sweep_page_size,
+            period=self.sweep_period_seconds,
+            jitter=self.sweep_jitter,
+            hours=parse_hours(self.sweep_hours),
+            timeout=self.sweep_timeout_seconds,
+            retries=self.sweep_retries,
+            backoff_base=self.backoff_base_seconds,
+            backoff_cap=min(self.backoff_cap_seconds, 30.0),
+            concurrency=self.sweep_concurrency,
+            start_grace=self.ack_timeout_seconds,
+            backpressure=self.backpressure_seconds,
+            user_agent=self.user_agent,
+        )
+
+    @property
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in a log line or an HTTP response."""
-        parts = urlsplit(self.tote_url)
-        url_parts = (parts.password or "", parts.query)
+        url_parts: list[str] = []
+        for url in (self.tote_url, self.graphql_url):
+            parts = urlsplit(url)
+            url_parts += [parts.password or "", parts.query]
         return tuple(s for s in (self.api_key, self.control_token, *url_parts) if s)
+
+
+def _safe(url: str) -> str:
+    """``url`` without user info or query string (which could carry a credential)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
