@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import date
 
 from simulator.server import PATH, PROTOCOLS, Simulator, SimulatorConfig
 
@@ -41,9 +42,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--keepalive", type=float, default=5.0, help="ka/ping interval, seconds")
     parser.add_argument("--init-timeout", type=float, default=10.0, help="seconds (then 4408)")
+    parser.add_argument(
+        "--day",
+        type=date.fromisoformat,
+        default=None,
+        help="the racing day, YYYY-MM-DD (default: today in Europe/London)",
+    )
+    parser.add_argument(
+        "--advance",
+        type=int,
+        default=0,
+        help="generate N messages before anyone connects (a late start: the day is under way)",
+    )
+    parser.add_argument(
+        "--always-run",
+        action="store_true",
+        help="keep the day going while nobody is subscribed (messages then are lost to all)",
+    )
     args = parser.parse_args(argv)
     if args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.advance < 0:
+        parser.error("--advance must be >= 0")
     return args
 
 
@@ -58,6 +78,9 @@ async def run(args: argparse.Namespace) -> None:
         upgrade_auth=not args.init_auth_only,
         keepalive_seconds=args.keepalive,
         init_timeout_seconds=args.init_timeout,
+        day=args.day,
+        advance=args.advance,
+        always_run=args.always_run,
     )
     simulator = Simulator(config)
     await simulator.start(args.host, args.port)
@@ -68,7 +91,7 @@ async def run(args: argparse.Namespace) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     logging.info(
-        "simulator on ws://%s:%d%s, control http://%s:%d (seed %d, %.0f msg/s)",
+        "simulator on ws://%s:%d%s, control and query API http://%s:%d (seed %d, %.0f msg/s)",
         args.host,
         args.port,
         PATH,

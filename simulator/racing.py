@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -119,6 +119,9 @@ class Event:
     products: list[Product] = field(default_factory=list)
     withdrawn: set[str] = field(default_factory=set)
     placing: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # competitor id -> runner name
+    number: int = 0  # race number within its meeting, from 1
+    hhmm: str = ""  # scheduled start, Europe/London wall clock
 
 
 @dataclass(slots=True)
@@ -144,7 +147,11 @@ class RaceDay:
         concurrent: int = 3,
         pool_updates_per_race: int = 40,
         bets_per_race: int = 12,
+        on_meeting: Callable[[Meeting], None] | None = None,
     ) -> None:
+        """``on_meeting`` is told of every meeting as it joins the card (the simulator's query
+        API and state tracker build their view of the day from it)."""
+        self.on_meeting = on_meeting
         self.rng = random.Random(seed)
         self.start = start
         self.concurrent = concurrent
@@ -172,13 +179,19 @@ class RaceDay:
         """A meeting: 6-8 races every 30-35 minutes from ``first_race`` (minutes after 00:00)."""
         events = []
         minute = first_race
-        for _ in range(self.rng.randint(6, 8)):
+        for number in range(1, self.rng.randint(6, 8) + 1):
             hhmm = f"{minute // 60:02d}{minute % 60:02d}"
             event_id = f"HORSERACING-{course}-{country}-{day.isoformat()}-{hhmm}"
             taken: set[str] = set()
             names = [self.horse(taken) for _ in range(self.rng.randint(5, 12))]
             runners = [f"{event_id}-{n.replace(' ', '-')}" for n in names]
-            event = Event(event_id, runners)
+            event = Event(
+                event_id,
+                runners,
+                names=dict(zip(runners, names, strict=True)),
+                number=number,
+                hhmm=hhmm,
+            )
             for pool in SINGLE_LEG_POOLS:
                 leg = Leg(self.uuid(), event, {r: self.uuid() for r in runners})
                 event.products.append(Product(self.uuid(), pool, [leg]))
@@ -194,7 +207,12 @@ class RaceDay:
         while True:
             courses = self.rng.sample(COURSES, k=4)
             for i, (course, country) in enumerate(courses):
-                yield self.meeting(course, country, day, 12 * 60 + 15 * i + self.rng.randint(0, 10))
+                meeting = self.meeting(
+                    course, country, day, 12 * 60 + 15 * i + self.rng.randint(0, 10)
+                )
+                if self.on_meeting is not None:
+                    self.on_meeting(meeting)
+                yield meeting
             day += timedelta(days=1)
 
     # -- the messages -----------------------------------------------------------------------------

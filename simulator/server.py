@@ -8,9 +8,19 @@ subscribed, so the day's content does not depend on connection timing) and sends
 subscription of its root field.
 
 HTTP control (a side port, because the websocket port only understands ``GET``):
-``GET /health``, ``GET /stats``, ``POST /faults/drop``, ``/faults/silence?seconds=``,
-``/faults/duplicate?count=``, ``/faults/malformed?count=``, ``/faults/close?code=``.
-``GET /health`` and ``GET /stats`` also answer on the websocket port.
+``GET /health``, ``GET /stats``, ``GET /state[?day=YYYY-MM-DD]`` (every entity's current state,
+see :mod:`simulator.state`), ``POST /faults/drop``, ``/faults/silence?seconds=``,
+``/faults/deaf?seconds=`` (messages still happen but nobody hears them), ``/faults/duplicate?count=``,
+``/faults/malformed?count=``, ``/faults/close?code=``, and the query API's faults
+``/faults/query-slow?seconds=&count=``, ``/faults/query-error?status=&count=``,
+``/faults/query-rate-limit?count=&retry_after=``.  ``GET /health`` and ``GET /stats`` also answer
+on the websocket port.
+
+The same HTTP port serves the query API, ``POST /partner/gateway/graphql``
+(:mod:`simulator.query_api`), from the state of every message generated so far.  The day is
+the current Europe/London date unless ``day`` is set; ``advance`` generates that many messages
+before anyone can connect, and ``always_run`` keeps the day going while nobody is subscribed
+(Tote does not wait for a late subscriber).
 With ``record_path`` every frame sent (data, duplicate, malformed) is appended as a JSON line, so
 an end-to-end test can account for each one.
 """
@@ -28,6 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
@@ -40,8 +51,12 @@ from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from contract import catalog
+from contract.queries import racing_day
+from simulator.query_api import GRAPHQL_PATH, QueryFaults
+from simulator.query_api import handle as handle_query
 from simulator.racing import RaceDay
 from simulator.session import Close, Send, ServerSession
+from simulator.state import DayState
 
 __all__ = ["PATH", "Simulator", "SimulatorConfig"]
 
@@ -65,6 +80,9 @@ class SimulatorConfig:
     keepalive_seconds: float = 5.0
     init_timeout_seconds: float = 10.0
     fields: Sequence[str] = field(default_factory=lambda: [m.field for m in catalog.CATALOG])
+    day: date | None = None
+    advance: int = 0
+    always_run: bool = False
 
 
 @dataclass
@@ -81,7 +99,15 @@ class Simulator:
         self.config = config
         self.clients: dict[int, _Client] = {}
         self._numbers = itertools.count(1)
-        self._messages = RaceDay(config.seed).messages()
+        self.state = DayState()
+        self.day = config.day or racing_day(datetime.now(UTC))
+        self._messages = RaceDay(
+            config.seed, start=self.day, on_meeting=self.state.add_meeting
+        ).messages()
+        self.query_faults = QueryFaults()
+        self.advanced = 0
+        self.lost = 0
+        self._deaf_until = 0.0
         self.generated = 0
         self.sent: Counter[str] = Counter()
         self.duplicates_sent = 0
@@ -102,6 +128,9 @@ class Simulator:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self, host: str, port: int) -> None:
+        for _ in range(self.config.advance):  # the day was already running before we started
+            self.state.apply(next(self._messages))
+            self.advanced += 1
         self.server = await serve(
             self._handler,
             host,
@@ -141,6 +170,11 @@ class Simulator:
             "closes": dict(self.closes),
             "faults": dict(self.faults),
             "silent": time.monotonic() < self._silent_until,
+            "deaf": time.monotonic() < self._deaf_until,
+            "lost_while_unheard": self.lost,
+            "advanced": self.advanced,
+            "day": self.day.isoformat(),
+            "query": self.query_faults.stats(),
         }
 
     # -- websocket --------------------------------------------------------------------------------
@@ -196,7 +230,8 @@ class Simulator:
         with contextlib.suppress(ConnectionClosed):
             while True:
                 await asyncio.sleep(self.config.keepalive_seconds)
-                if client.session.initialised and time.monotonic() >= self._silent_until:
+                now = time.monotonic()
+                if client.session.initialised and now >= max(self._silent_until, self._deaf_until):
                     await client.ws.send(client.session.keepalive())
 
     # -- generation -------------------------------------------------------------------------------
@@ -212,7 +247,7 @@ class Simulator:
         while not self.done:
             await asyncio.sleep(0.005)
             now = time.monotonic()
-            if now < self._silent_until or not self._subscribed():
+            if now < self._silent_until or not (self.config.always_run or self._subscribed()):
                 last, credit = now, 0.0
                 continue
             credit = min(credit + (now - last) * rate, max(1.0, rate * 0.1))
@@ -223,6 +258,10 @@ class Simulator:
 
     async def _emit(self, message: Any) -> None:
         self.generated += 1
+        self.state.apply(message)
+        if time.monotonic() < self._deaf_until or not self._subscribed():
+            self.lost += 1  # it happened; nobody heard it (a deaf socket, nobody connected)
+            return
         payload_json = json.dumps(message.payload, separators=(",", ":"))
         for client in list(self.clients.values()):
             for text in client.session.data_frames(message.field, payload_json):
@@ -267,6 +306,34 @@ class Simulator:
         self._silent_until = time.monotonic() + seconds
         return seconds
 
+    async def fault_deaf(self, seconds: float) -> float:
+        """For ``seconds`` the day goes on but nothing reaches anyone (no data, no keep-alive):
+        the messages of that time are lost to every subscriber, as with a socket gone deaf."""
+        self.faults["deaf"] += 1
+        self._deaf_until = time.monotonic() + seconds
+        return seconds
+
+    async def fault_query_slow(self, seconds: float, count: int) -> int:
+        self.faults["query-slow"] += 1
+        with self.query_faults._lock:
+            self.query_faults.slow_seconds = seconds
+            self.query_faults.slow_count += count
+        return count
+
+    async def fault_query_error(self, status: int, count: int) -> int:
+        self.faults["query-error"] += 1
+        with self.query_faults._lock:
+            self.query_faults.error_status = status
+            self.query_faults.error_count += count
+        return count
+
+    async def fault_query_rate_limit(self, count: int, retry_after: float) -> int:
+        self.faults["query-rate-limit"] += 1
+        with self.query_faults._lock:
+            self.query_faults.retry_after = retry_after
+            self.query_faults.rate_limit_count += count
+        return count
+
     async def fault_duplicate(self, count: int) -> int:
         """Send each of the next ``count`` data frames twice."""
         self.faults["duplicate"] += 1
@@ -310,13 +377,38 @@ class Simulator:
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("control: " + format, *args)
 
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
+            def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                for name, value in (headers or {"Content-Type": "application/json"}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _graphql(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                delay, failing, retry_after = simulator.query_faults.take()
+                if delay:
+                    time.sleep(delay)
+                if failing is not None:
+                    simulator.query_faults.count(str(failing))
+                    headers = {"Content-Type": "application/json"}
+                    if retry_after is not None:
+                        headers["Retry-After"] = f"{retry_after:g}"
+                    message = "Too Many Requests" if failing == 429 else "simulated failure"
+                    self._reply(failing, {"errors": [{"message": message}]}, headers)
+                    return
+                status, headers, data = handle_query(
+                    self.headers.get("Authorization"),
+                    self.headers.get("X-Partner-Request-ID"),
+                    body,
+                    simulator.config.api_key,
+                    lambda fn: self._call(_value(lambda: fn(simulator.state))),
+                )
+                simulator.query_faults.count(str(status))
+                self._reply(status, data, headers)
 
             def _call(self, coro: Any) -> Any:
                 return asyncio.run_coroutine_threadsafe(coro, loop).result(30)
@@ -327,11 +419,22 @@ class Simulator:
                     self._reply(200, {"status": "ok"})
                 elif path == "/stats":
                     self._reply(200, self._call(_value(simulator.stats)))
+                elif path == "/state":
+                    raw = parse_qs(urlsplit(self.path).query).get("day", [""])[-1]
+                    try:
+                        day = date.fromisoformat(raw) if raw else None
+                    except ValueError:
+                        self._reply(400, {"error": f"day must be YYYY-MM-DD, got {raw!r}"})
+                        return
+                    self._reply(200, self._call(_value(lambda: simulator.state.snapshot(day))))
                 else:
                     self._reply(404, {"error": f"unknown path {path}"})
 
             def do_POST(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path.rstrip("/") == GRAPHQL_PATH:
+                    self._graphql()
+                    return
                 query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
                 try:
                     coro = simulator._fault(parts.path, query)
@@ -369,6 +472,20 @@ class Simulator:
             return self.fault_drop()
         if path == "/faults/silence":
             return self.fault_silence(number("seconds", 10.0, float, 0, 3600))
+        if path == "/faults/deaf":
+            return self.fault_deaf(number("seconds", 10.0, float, 0, 3600))
+        if path == "/faults/query-slow":
+            return self.fault_query_slow(
+                number("seconds", 5.0, float, 0, 300), number("count", 1, int, 1, 10_000)
+            )
+        if path == "/faults/query-error":
+            return self.fault_query_error(
+                number("status", 500, int, 500, 599), number("count", 1, int, 1, 10_000)
+            )
+        if path == "/faults/query-rate-limit":
+            return self.fault_query_rate_limit(
+                number("count", 1, int, 1, 10_000), number("retry_after", 1.0, float, 0, 3600)
+            )
         if path == "/faults/duplicate":
             return self.fault_duplicate(number("count", 1, int, 1, 100_000))
         if path == "/faults/malformed":
