@@ -3,7 +3,8 @@
     python -m devstack.run [--seed 1] [--rate 20] [--webapp-port 8080] ...
 
 With ``TOTE_SUBSCRIPTIONS_URL`` (and ``TOTE_API_KEY``) set, the connector ingests from that
-server instead of the simulator.  State (logs, the BigQuery emulator's data, the connector's
+server instead of the simulator; with ``TOTE_GRAPHQL_URL`` too, its reconciliation sweeps query
+that server (without it, sweeps are off).  Otherwise the simulator serves both sides.  State (logs, the BigQuery emulator's data, the connector's
 capture) lives in ``.run/`` and is kept between runs unless ``--fresh``.
 """
 
@@ -50,6 +51,9 @@ def _banner(system: LocalSystem) -> str:
         f"  SSE stream       curl -N '{system.webapp_url}/events?types=pool-total'",
         f"  Connector        {system.connector_url}/status",
         f"  Tote source      {system.tote_url or system.simulator_url}",
+        f"  Tote queries     {system.query_url or 'off (set TOTE_GRAPHQL_URL)'} "
+        f"(sweep now: curl -X POST -H 'Authorization: Bearer {system.control_token}' "
+        f"{system.connector_url}/reconcile)",
     ]
     if system.bigquery:
         lines += [
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         rate=args.rate,
         tote_url=tote_url,
+        graphql_url=(os.environ.get("TOTE_GRAPHQL_URL") or None) if tote_url else None,
         api_key=os.environ.get("TOTE_API_KEY") if tote_url else None,
         bigquery=not args.no_bigquery,
         say=lambda msg: print(msg, flush=True),

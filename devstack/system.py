@@ -5,7 +5,9 @@ Order (each step waits until its part answers before the next starts):
 1. the official Pub/Sub emulator;
 2. the BigQuery emulator (own virtualenv) with offline credentials for the pipeline;
 3. topics, subscriptions, dataset, tables and views, all from the message catalog;
-4. the Tote simulator (unless ``tote_url`` points at a real / other Tote-compatible server);
+4. the Tote simulator (unless ``tote_url`` points at a real / other Tote-compatible server), which
+   also serves the query API the connector's reconciliation sweeps use (``TOTE_GRAPHQL_URL``;
+   with an external ``tote_url`` the sweeps use ``graphql_url``, or are off without one);
 5. the connector's control API (gunicorn);
 6. the web app (gunicorn), subscribed before any typed event is published;
 7. the pipeline (``python -m pipeline`` on BundleBasedDirectRunner), until a probe frame flows;
@@ -40,6 +42,7 @@ from devstack.pubsub_emulator import PubSubEmulator
 __all__ = ["LocalSystem", "Ports"]
 
 SIMULATOR_PATH = "/partner/connections/graphql/"
+SIMULATOR_GRAPHQL_PATH = "/partner/gateway/graphql"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,6 +96,7 @@ class LocalSystem:
     rate: float = 20.0
     max_frames: int | None = None
     tote_url: str | None = None
+    graphql_url: str | None = None
     api_key: str | None = None
     bigquery: bool = True
     webapp: bool = True
@@ -126,6 +130,19 @@ class LocalSystem:
     @property
     def simulator_control(self) -> str:
         return f"http://127.0.0.1:{self.ports.simulator_control}"
+
+    @property
+    def simulator_graphql_url(self) -> str:
+        """The simulator's query API (on its control port)."""
+        return f"{self.simulator_control}{SIMULATOR_GRAPHQL_PATH}"
+
+    @property
+    def query_url(self) -> str:
+        """What the connector's sweeps query: the external server's, else the simulator's;
+        empty (sweeps off) for an external websocket without a query URL."""
+        if self.external_tote:
+            return self.graphql_url or ""
+        return self.simulator_graphql_url
 
     @property
     def connector_url(self) -> str:
@@ -244,7 +261,10 @@ class LocalSystem:
             "PORT": str(self.ports.connector),
             "HOST": "127.0.0.1",
             "TOTE_SUBSCRIPTIONS_URL": self.tote_url or self.simulator_url,
+            "TOTE_GRAPHQL_URL": self.query_url,
             "TOTE_API_KEY": self.api_key or "",
+            # The simulator's day runs whenever you run it: sweep periodically at any hour.
+            **({} if self.external_tote else {"SWEEP_HOURS": "00:00-23:59"}),
             "CONTROL_TOKEN": self.control_token,
             "CAPTURE_PATH": str(self.capture_path),
             **self.connector_env,
@@ -266,6 +286,11 @@ class LocalSystem:
 
     def simulator_stats(self) -> Any:
         return _http_json("GET", f"{self.simulator_control}/stats")
+
+    def simulator_state(self, day: str | None = None) -> Any:
+        """Every entity's current state in the simulator (``GET /state``)."""
+        query = f"?day={day}" if day else ""
+        return _http_json("GET", f"{self.simulator_control}/state{query}")
 
     def start_pipeline(self) -> None:
         proc = start_pipeline(

@@ -10,7 +10,9 @@ subscription of its root field.
 HTTP control (a side port, because the websocket port only understands ``GET``):
 ``GET /health``, ``GET /stats``, ``GET /state[?day=YYYY-MM-DD]`` (every entity's current state,
 see :mod:`simulator.state`), ``POST /faults/drop``, ``/faults/silence?seconds=``,
-``/faults/deaf?seconds=`` (messages still happen but nobody hears them), ``/faults/duplicate?count=``,
+``/faults/deaf?seconds=`` (the open sockets hear nothing while the day goes on),
+``/faults/outage?seconds=`` (drop everyone, refuse connections, the day goes on),
+``/faults/duplicate?count=``,
 ``/faults/malformed?count=``, ``/faults/close?code=``, and the query API's faults
 ``/faults/query-slow?seconds=&count=``, ``/faults/query-error?status=&count=``,
 ``/faults/query-rate-limit?count=&retry_after=``.  ``GET /health`` and ``GET /stats`` also answer
@@ -90,6 +92,7 @@ class _Client:
     number: int
     ws: ServerConnection
     session: ServerSession
+    deaf_until: float = 0.0  # this socket hears nothing until then (``/faults/deaf``)
 
 
 class Simulator:
@@ -107,7 +110,7 @@ class Simulator:
         self.query_faults = QueryFaults()
         self.advanced = 0
         self.lost = 0
-        self._deaf_until = 0.0
+        self._refuse_until = 0.0
         self.generated = 0
         self.sent: Counter[str] = Counter()
         self.duplicates_sent = 0
@@ -170,7 +173,10 @@ class Simulator:
             "closes": dict(self.closes),
             "faults": dict(self.faults),
             "silent": time.monotonic() < self._silent_until,
-            "deaf": time.monotonic() < self._deaf_until,
+            "deaf_connections": sum(
+                1 for c in self.clients.values() if time.monotonic() < c.deaf_until
+            ),
+            "refusing": time.monotonic() < self._refuse_until,
             "lost_while_unheard": self.lost,
             "advanced": self.advanced,
             "day": self.day.isoformat(),
@@ -186,6 +192,8 @@ class Simulator:
             return _json_response(200, body)
         if path != PATH:
             return _json_response(404, {"error": f"no websocket at {path}; use {PATH}"})
+        if time.monotonic() < self._refuse_until:
+            return _json_response(503, {"error": "simulated outage"})
         auth = request.headers.get("Authorization")
         if auth is not None and self.config.api_key is not None and self.config.upgrade_auth:
             session = ServerSession(PROTOCOLS[0], self.config.api_key, ())
@@ -231,7 +239,7 @@ class Simulator:
             while True:
                 await asyncio.sleep(self.config.keepalive_seconds)
                 now = time.monotonic()
-                if client.session.initialised and now >= max(self._silent_until, self._deaf_until):
+                if client.session.initialised and now >= max(self._silent_until, client.deaf_until):
                     await client.ws.send(client.session.keepalive())
 
     # -- generation -------------------------------------------------------------------------------
@@ -247,7 +255,8 @@ class Simulator:
         while not self.done:
             await asyncio.sleep(0.005)
             now = time.monotonic()
-            if now < self._silent_until or not (self.config.always_run or self._subscribed()):
+            running = self.config.always_run or now < self._refuse_until or self._subscribed()
+            if now < self._silent_until or not running:
                 last, credit = now, 0.0
                 continue
             credit = min(credit + (now - last) * rate, max(1.0, rate * 0.1))
@@ -259,11 +268,15 @@ class Simulator:
     async def _emit(self, message: Any) -> None:
         self.generated += 1
         self.state.apply(message)
-        if time.monotonic() < self._deaf_until or not self._subscribed():
+        now = time.monotonic()
+        hearing = [
+            c for c in self.clients.values() if c.session.subscriptions and now >= c.deaf_until
+        ]
+        if not hearing:
             self.lost += 1  # it happened; nobody heard it (a deaf socket, nobody connected)
             return
         payload_json = json.dumps(message.payload, separators=(",", ":"))
-        for client in list(self.clients.values()):
+        for client in hearing:
             for text in client.session.data_frames(message.field, payload_json):
                 await self._send(client, text, message.field, "data")
                 if self._duplicates > 0:
@@ -306,12 +319,25 @@ class Simulator:
         self._silent_until = time.monotonic() + seconds
         return seconds
 
-    async def fault_deaf(self, seconds: float) -> float:
-        """For ``seconds`` the day goes on but nothing reaches anyone (no data, no keep-alive):
-        the messages of that time are lost to every subscriber, as with a socket gone deaf."""
+    async def fault_deaf(self, seconds: float) -> int:
+        """The open sockets go deaf for ``seconds``: the day goes on, but nothing (no data, no
+        keep-alive) reaches them; a new connection hears normally.  Returns how many went deaf."""
         self.faults["deaf"] += 1
-        self._deaf_until = time.monotonic() + seconds
-        return seconds
+        until = time.monotonic() + seconds
+        for client in self.clients.values():
+            client.deaf_until = until
+        return len(self.clients)
+
+    async def fault_outage(self, seconds: float) -> int:
+        """Drop every connection and refuse new ones (HTTP 503) for ``seconds`` while the day
+        goes on: what happens meanwhile is lost to subscribers, as in a real outage."""
+        self.faults["outage"] += 1
+        self._refuse_until = time.monotonic() + seconds
+        clients = list(self.clients.values())
+        for client in clients:
+            self.clients.pop(client.number, None)
+            client.ws.transport.close()
+        return len(clients)
 
     async def fault_query_slow(self, seconds: float, count: int) -> int:
         self.faults["query-slow"] += 1
@@ -474,6 +500,8 @@ class Simulator:
             return self.fault_silence(number("seconds", 10.0, float, 0, 3600))
         if path == "/faults/deaf":
             return self.fault_deaf(number("seconds", 10.0, float, 0, 3600))
+        if path == "/faults/outage":
+            return self.fault_outage(number("seconds", 5.0, float, 0, 3600))
         if path == "/faults/query-slow":
             return self.fault_query_slow(
                 number("seconds", 5.0, float, 0, 300), number("count", 1, int, 1, 10_000)

@@ -3,6 +3,8 @@ surface of a running simulator (auth, pagination, faults, ``GET /state``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import urllib.error
@@ -16,7 +18,7 @@ from contract.queries import EVENTS_QUERY, PRODUCTS_QUERY, page_info, variables
 from simulator.query_api import answer, decode_cursor, encode_cursor, handle, root_field
 from simulator.racing import RaceDay
 from simulator.state import DayState
-from testsupport.simulator_process import API_KEY, SimulatorProcess
+from testsupport.simulator_process import API_KEY, SimulatorProcess, wait_until
 
 DAY = date(2026, 11, 30)
 
@@ -226,3 +228,51 @@ def test_query_api_over_http_with_faults_and_state(
     # --advance ran part of the day before anyone connected: some races are under way.
     assert any(v["status"] != "UNKNOWN" for v in state["ProductStatusChanged"].values())
     assert len(state["ProductStatusChanged"]) > 10
+
+
+def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
+    start_simulator: Callable[..., SimulatorProcess],
+) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+
+    sim = start_simulator("--keepalive", "0.2", "--rate", "50", "--protocols", "graphql-ws")
+    base = f"http://127.0.0.1:{sim.control_port}"
+
+    async def deaf_session() -> tuple[int, int]:
+        async with connect(sim.url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+            init = {"type": "connection_init", "payload": {"authorization": f"Api-Key {API_KEY}"}}
+            await ws.send(json.dumps(init))
+            query = "subscription P { onPoolTotalChanged { productId } }"
+            await ws.send(json.dumps({"id": "a", "type": "start", "payload": {"query": query}}))
+            while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "data":
+                pass
+            before = sim.stats()
+            assert _post(f"{base}/faults/deaf?seconds=1.5", None)[2]["result"] == 1
+            # Drain what was already in flight, then nothing at all arrives while deaf...
+            heard_while_deaf = 0
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 0.5)
+                    heard_while_deaf += 1
+            after = sim.stats()
+            assert after["lost_while_unheard"] > before["lost_while_unheard"]
+            assert after["generated"] > before["generated"]  # ...while the day went on
+            assert json.loads(await asyncio.wait_for(ws.recv(), 30))  # and then it hears again
+            return heard_while_deaf, after["lost_while_unheard"]
+
+    heard, lost = asyncio.run(deaf_session())
+    assert lost > 0 and heard < 30
+
+    assert _post(f"{base}/faults/outage?seconds=30", None)[0] == 200
+
+    async def refused() -> int:
+        try:
+            async with connect(sim.url, subprotocols=["graphql-ws"]):  # type: ignore[list-item]
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert asyncio.run(refused()) == 503
+    generated = sim.stats()["generated"]
+    wait_until(lambda: sim.stats()["generated"] > generated + 10, 10, "the day going on")
