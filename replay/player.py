@@ -5,6 +5,12 @@ A capture is JSON lines, one received frame per line, as the connector writes it
 
     {"data": "<the frame text exactly as received>", "attributes": {"frame_id": "...", ...}}
 
+Query-response pages of the connector's reconciliation sweeps are captured the same way (their
+``data`` is the HTTP response body, their attributes those of
+:func:`contract.ingress.query_page_attributes`, ``source`` = ``query``) and replayed alike: a
+backfill brings the reference data and the reconciled state back with them.  ``--source
+subscription`` or ``--source query`` replays only one kind.
+
 Frames are published with their original attributes, so the pipeline treats a replay like a
 redelivery: within its transport-dedup window nothing is duplicated, and after it the analyst
 views deduplicate by ``frame_id``.  ``--new-frame-ids`` gives every frame a fresh id (the old one
@@ -14,7 +20,7 @@ Timing follows the frames' ``received_at`` divided by ``--speed`` (``--speed 0``
 possible).  A progress bar goes to stderr and a summary to stdout; the exit code is non-zero when
 a line could not be read or a publish failed, and each such line is named.
 
-    python -m replay capture.jsonl --project P [--speed 10] [--topic tote-ingress]
+    python -m replay capture.jsonl --project P [--speed 10] [--topic tote-ingress] [--source query]
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ __all__ = [
     "progress_bar",
     "read_capture",
     "replay",
+    "select_source",
     "with_new_frame_id",
 ]
 
@@ -54,6 +61,11 @@ class CapturedFrame:
     line: int
     data: bytes
     attributes: dict[str, str]
+
+    @property
+    def source(self) -> str:
+        """``subscription`` (a websocket frame) or ``query`` (a sweep's response page)."""
+        return self.attributes.get(ingress.ATTR_SOURCE) or ingress.SOURCE_SUBSCRIPTION
 
     @property
     def received_at(self) -> datetime | None:
@@ -110,6 +122,13 @@ def delays(frames: list[CapturedFrame], speed: float) -> list[float]:
     return out
 
 
+def select_source(frames: list[CapturedFrame], source: str) -> list[CapturedFrame]:
+    """The frames of one ``source`` (``all`` keeps every frame)."""
+    if source == "all":
+        return list(frames)
+    return [f for f in frames if f.source == source]
+
+
 def with_new_frame_id(frame: CapturedFrame) -> CapturedFrame:
     attrs = dict(frame.attributes)
     if ingress.ATTR_FRAME_ID in attrs:
@@ -133,6 +152,7 @@ def progress_bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
 class ReplaySummary:
     total: int = 0
     published: int = 0
+    by_source: dict[str, int] = field(default_factory=dict)
     failed: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -148,6 +168,11 @@ class ReplaySummary:
             f"({rate:.1f} frames/s); {len(self.failed)} publish failures; "
             f"{len(self.unreadable)} unreadable lines"
         ]
+        if self.by_source:
+            lines.append(
+                "  published by source: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(self.by_source.items()))
+            )
         lines += [f"  publish failed: {f}" for f in self.failed[:20]]
         lines += [f"  unreadable: {u}" for u in self.unreadable[:20]]
         return "\n".join(lines)
@@ -176,6 +201,7 @@ def replay(
         try:
             future.result(timeout=60)
             summary.published += 1
+            summary.by_source[frame.source] = summary.by_source.get(frame.source, 0) + 1
         except Exception as exc:  # each failure is named in the summary
             frame_id = frame.attributes.get(ingress.ATTR_FRAME_ID, "?")
             summary.failed.append(f"line {frame.line} (frame {frame_id}): {exc}")
@@ -192,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic", default=catalog.INGRESS_TOPIC)
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time, 0 = max speed")
     parser.add_argument("--new-frame-ids", action="store_true", help="force reprocessing")
+    parser.add_argument(
+        "--source",
+        choices=("all", *ingress.SOURCES),
+        default="all",
+        help="replay only websocket frames (subscription) or sweep pages (query)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.project:
@@ -208,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 frames.append(with_new_frame_id(item) if args.new_frame_ids else item)
 
+    frames = select_source(frames, args.source)
     from google.cloud import pubsub_v1
 
     publisher = pubsub_v1.PublisherClient()

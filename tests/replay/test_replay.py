@@ -121,3 +121,51 @@ def test_replay_into_the_emulator_preserves_bytes_and_attributes(
         if len(got) == 5:
             break
     assert got == {a["frame_id"]: (d, a) for d, a in frames}
+
+
+def test_query_pages_are_captured_with_their_attributes_and_replayed_alike(tmp_path):
+    """The connector's forwarder writes sweep pages to the capture like frames; replay reads
+    them back byte for byte with every query-page attribute and can select them by source."""
+    from datetime import UTC, datetime
+
+    from connector.forwarder import Forwarder, Frame
+    from contract import ingress
+
+    class Publisher:
+        def publish_batch(self, messages):
+            return [str(i) for i, _ in enumerate(messages)]
+
+    capture = tmp_path / "capture.jsonl"
+    now = datetime(2026, 11, 30, 14, 0, 1, 250_000, tzinfo=UTC)
+    page = b'{"data":{"products":{"pageInfo":{"hasNextPage":false,"endCursor":"YQ=="},"nodes":[]}}}'
+    page_attrs = ingress.query_page_attributes(
+        frame_id="f-page", received_at=now, connection_id="inst", operation="products",
+        sweep_id="s1", page=1, request_started_at=now, request_id="r1",
+    )  # fmt: skip
+    frame_attrs = ingress.ingress_attributes(
+        frame_id="f-ws", received_at=now, connection_id="c1", protocol="graphql-ws"
+    )
+    forwarder = Forwarder(Publisher(), capture_path=str(capture), workers=1)
+    forwarder.offer(Frame(b'{"type":"ka"}', frame_attrs))
+    forwarder.offer(Frame(page, page_attrs))
+    assert forwarder.close(10)
+
+    frames = [f for f in replay.read_capture(capture.read_text().splitlines())]
+    assert all(isinstance(f, replay.CapturedFrame) for f in frames)
+    assert [f.source for f in frames] == ["subscription", "query"]
+    query = replay.select_source(frames, "query")
+    assert [(f.data, f.attributes) for f in query] == [(page, page_attrs)]
+    assert replay.select_source(frames, "all") == frames
+
+    published: list[tuple[bytes, dict]] = []
+
+    def publish(data, attrs):
+        published.append((data, attrs))
+        future: Future = Future()
+        future.set_result("id")
+        return future
+
+    summary = replay.replay(frames, publish, speed=0)
+    assert published == [(f.data, f.attributes) for f in frames]
+    assert summary.by_source == {"subscription": 1, "query": 1}
+    assert "query 1, subscription 1" in summary.render()
