@@ -31,6 +31,11 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--clients", "200", "--rate", "100", "--duration", "5"],
     ),
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
+    "sweeps": (
+        "benchmarks.bench_reconcile",
+        ["--advance", "3000", "--sweeps", "5", "--converge-runs", "2"],
+        ["--advance", "1000", "--sweeps", "2", "--page-sizes", "50", "--converge-runs", "1"],
+    ),
     "e2e": (
         "benchmarks.bench_e2e",
         ["--rate", "15", "--seconds", "30", "--factors", "1", "10"],

@@ -1,0 +1,219 @@
+"""Reconciliation: what a sweep of a full race day costs, and how fast the system converges
+after a reconnect.
+
+1. **Sweep cost** (simulator process + the connector's ``Sweeps``, pages collected in memory):
+   the simulator advances a whole race day (every meeting of the day on the card and run), then
+   ``--sweeps`` sweeps at each page size; reports pages, bytes, sweep duration p50/p95/max,
+   per-request latency p50/p99, and the pipeline core's time for the pages (``process_frame``:
+   parse, typed events and reference records; a page the pipeline cannot read yet is reported
+   as dead-lettered).
+2. **Reconnect → converged** (the whole local system at default settings): an outage drops the
+   connection while the day goes on; measured from the reconnect (``connected_since``) to the
+   sweep finishing, to every entity's latest state in BigQuery equalling the simulator's, and
+   to the same on the SSE stream.  Target ≤ 10 s.
+
+    python -m benchmarks.bench_reconcile [--advance 3000] [--sweeps 5] [--page-sizes 50 100]
+        [--converge-runs 1] [--skip-converge]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stats import percentile, report
+from connector.forwarder import Frame
+from connector.sweeps import SweepConfig, Sweeps, _default_client
+from contract.queries import racing_day
+from devstack.processes import ManagedProcess, free_port, wait_for_http
+
+API_KEY = "bench-reconcile-key"
+
+
+class _Collector:
+    """Stands in for the forwarder: keeps every page offered."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+
+    def offer(self, frame: Frame) -> bool:
+        self.frames.append(frame)
+        return True
+
+    def refuse(self, frame: Frame, reason: str) -> None:  # never full
+        raise AssertionError(reason)
+
+
+class _TimedClient:
+    """Wraps the connector's query client to time each request."""
+
+    def __init__(self, inner: Any, samples: list[float]) -> None:
+        self.inner, self.samples = inner, samples
+
+    async def post(self, *args: Any, **kwargs: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await self.inner.post(*args, **kwargs)
+        finally:
+            self.samples.append((time.perf_counter() - t0) * 1000)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def sweep_cost(advance: int, sweeps: int, page_sizes: list[int], workdir: Path) -> None:
+    port, control = free_port(), free_port()
+    day = racing_day(datetime.now(UTC)).isoformat()
+    argv = [
+        sys.executable, "-m", "simulator", "--port", str(port), "--control-port", str(control),
+        "--api-key", API_KEY, "--advance", str(advance), "--day", day,
+    ]  # fmt: skip
+    sim = ManagedProcess("simulator", argv, log_path=workdir / "simulator.log").start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{control}/health", timeout=60, alive=sim.alive)
+        url = f"http://127.0.0.1:{control}/partner/gateway/graphql"
+        for size in page_sizes:
+            config = SweepConfig(url, f"Api-Key {API_KEY}", "bench", page_size=size)
+            durations: list[float] = []
+            requests: list[float] = []
+            collector = _Collector()
+            runner = Sweeps(
+                config,
+                collector,  # type: ignore[arg-type]
+                client_factory=lambda c, r=requests: _TimedClient(_default_client(c), r),  # type: ignore[misc]
+            )
+            last: Any = None
+            for _ in range(sweeps):
+                before = len(collector.frames)
+                t0 = time.perf_counter()
+                last = asyncio.run(runner.sweep("bench"))
+                durations.append((time.perf_counter() - t0) * 1000)
+                pages = collector.frames[before:]
+            assert last is not None and not last.errors, last.errors if last else None
+            core_ms, events, references, dead = _pipeline_time(pages)
+            report(
+                f"sweep of a full race day, page size {size}",
+                pages=sum(last.pages.values()),
+                products_pages=last.pages["products"],
+                events_pages=last.pages["events"],
+                bytes=last.bytes,
+                sweep_p50_ms=percentile(durations, 50),
+                sweep_p95_ms=percentile(durations, 95),
+                sweep_max_ms=max(durations),
+                request_p50_ms=percentile(requests, 50),
+                request_p99_ms=percentile(requests, 99),
+                pipeline_core_ms=core_ms,
+                typed_events=events,
+                reference_records=references,
+                dead_lettered_pages=dead,
+            )
+    finally:
+        sim.stop()
+
+
+def _pipeline_time(pages: list[Frame]) -> tuple[float, int, int, int]:
+    """The pipeline core's time for one sweep's pages (ms), typed events, reference records and
+    dead-lettered pages."""
+    try:
+        from pipeline.core import process_frame
+    except ImportError:  # the pipeline is not installed (connector-only environment)
+        return float("nan"), 0, 0, 0
+    t0 = time.perf_counter()
+    frames = [process_frame(p.data, p.attributes) for p in pages]
+    elapsed = (time.perf_counter() - t0) * 1000
+    events = sum(len(f.events) for f in frames)
+    references = sum(len(getattr(f, "reference", []) or []) for f in frames)
+    dead = sum(1 for f in frames if f.dead_letter is not None)
+    return elapsed, events, references, dead
+
+
+def reconnect_to_converged(workdir: Path, runs: int, rate: float) -> None:
+    from devstack.system import LocalSystem, Ports
+    from tests.e2e.convergence import (
+        differences,
+        expected_state,
+        latest_from_bigquery,
+        latest_from_messages,
+    )
+    from tests.e2e.harness import SseClient
+
+    system = LocalSystem(workdir, Ports.free(), project="tote-bench-reconcile", rate=rate, seed=5)
+    system.start()
+    try:
+        import json
+        import urllib.request
+
+        with urllib.request.urlopen(f"{system.webapp_url}/status", timeout=10) as resp:
+            instance = json.loads(resp.read())["instance"]
+        # From the web app's first event, so the stream holds every entity's history.
+        with_sse = SseClient(f"{system.webapp_url}/events", last_event_id=f"{instance}-0")
+        client = system.bq.client(system.project)
+        for run in range(runs):
+            time.sleep(5)  # some of the day under way
+            reconnects = system.connector_status()["reconnects"]
+            system.simulator_post("/faults/outage?seconds=3")
+            while (status := system.connector_status())["reconnects"] <= reconnects or not status[
+                "connected_since"
+            ]:
+                time.sleep(0.05)
+            connected = datetime.fromisoformat(status["connected_since"].replace("Z", "+00:00"))
+            swept = stored = streamed = sweep_duration = None
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (stored is None or streamed is None):
+                now = datetime.now(UTC)
+                status = system.connector_status()
+                last = status["sweeps"]["last"]
+                if swept is None and last and last["started_at"] >= status["connected_since"]:
+                    finished = datetime.fromisoformat(last["finished_at"].replace("Z", "+00:00"))
+                    swept = (finished - connected).total_seconds()
+                    sweep_duration = last["duration_s"]
+                if swept is not None:
+                    truth = expected_state(system.simulator_state())
+                    if stored is None and not differences(
+                        truth, latest_from_bigquery(client, system.project, system.dataset)
+                    ):
+                        stored = (now - connected).total_seconds()
+                    if streamed is None and not differences(
+                        truth, latest_from_messages(e.data for e in list(with_sse.events))
+                    ):
+                        streamed = (now - connected).total_seconds()
+                time.sleep(0.25)
+            # (While the simulator keeps generating, "converged" means: nothing the simulator
+            # knows is missing or different at that instant.)
+            report(
+                f"reconnect → converged, run {run + 1} at {rate:g} msg/s",
+                lost_at_source=system.simulator_stats()["lost_while_unheard"],
+                sweep_done_s=swept if swept is not None else "never",
+                sweep_duration_s=sweep_duration if sweep_duration is not None else "never",
+                bigquery_converged_s=stored if stored is not None else "not within 60s",
+                sse_converged_s=streamed if streamed is not None else "not within 60s",
+                target_s=10,
+            )
+        with_sse.close()
+    finally:
+        system.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--advance", type=int, default=3000, help="messages of the day run first")
+    parser.add_argument("--sweeps", type=int, default=5, help="sweeps per page size")
+    parser.add_argument("--page-sizes", type=int, nargs="+", default=[50, 100])
+    parser.add_argument("--converge-runs", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=15.0, help="simulator msg/s (converge)")
+    parser.add_argument("--skip-converge", action="store_true")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
+    sweep_cost(args.advance, args.sweeps, args.page_sizes, workdir)
+    if not args.skip_converge:
+        reconnect_to_converged(workdir / "system", args.converge_runs, args.rate)
+
+
+if __name__ == "__main__":
+    main()
