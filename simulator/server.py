@@ -12,6 +12,7 @@ HTTP control (a side port, because the websocket port only understands ``GET``):
 see :mod:`simulator.state`), ``POST /faults/drop``, ``/faults/silence?seconds=``,
 ``/faults/deaf?seconds=`` (the open sockets hear nothing while the day goes on),
 ``/faults/outage?seconds=`` (drop everyone, refuse connections, the day goes on),
+``/faults/pause?seconds=`` (the day holds still; keep-alives continue),
 ``/faults/duplicate?count=``,
 ``/faults/malformed?count=``, ``/faults/close?code=``, and the query API's faults
 ``/faults/query-slow?seconds=&count=``, ``/faults/query-error?status=&count=``,
@@ -111,6 +112,7 @@ class Simulator:
         self.advanced = 0
         self.lost = 0
         self._refuse_until = 0.0
+        self._paused_until = 0.0
         self.generated = 0
         self.sent: Counter[str] = Counter()
         self.duplicates_sent = 0
@@ -256,7 +258,7 @@ class Simulator:
             await asyncio.sleep(0.005)
             now = time.monotonic()
             running = self.config.always_run or now < self._refuse_until or self._subscribed()
-            if now < self._silent_until or not running:
+            if now < max(self._silent_until, self._paused_until) or not running:
                 last, credit = now, 0.0
                 continue
             credit = min(credit + (now - last) * rate, max(1.0, rate * 0.1))
@@ -327,6 +329,13 @@ class Simulator:
         for client in self.clients.values():
             client.deaf_until = until
         return len(self.clients)
+
+    async def fault_pause(self, seconds: float) -> float:
+        """Nothing happens for ``seconds`` (keep-alives continue): the day's state holds still,
+        e.g. so a benchmark can time convergence against a fixed truth."""
+        self.faults["pause"] += 1
+        self._paused_until = time.monotonic() + seconds
+        return seconds
 
     async def fault_outage(self, seconds: float) -> int:
         """Drop every connection and refuse new ones (HTTP 503) for ``seconds`` while the day
@@ -500,6 +509,8 @@ class Simulator:
             return self.fault_silence(number("seconds", 10.0, float, 0, 3600))
         if path == "/faults/deaf":
             return self.fault_deaf(number("seconds", 10.0, float, 0, 3600))
+        if path == "/faults/pause":
+            return self.fault_pause(number("seconds", 10.0, float, 0, 3600))
         if path == "/faults/outage":
             return self.fault_outage(number("seconds", 5.0, float, 0, 3600))
         if path == "/faults/query-slow":
