@@ -151,3 +151,20 @@ def test_rate_limits_are_retried_and_failing_sweeps_leave_the_websocket_alone(co
     # The socket stayed up and kept forwarding.
     wait_until(lambda: publisher.frames() > frames + 10, 30, "frames after the failed sweep")
     assert _status(client)["connections"] == connections and _status(client)["state"] == "connected"
+
+
+def test_reconcile_without_a_graphql_url_says_sweeps_are_off() -> None:
+    publisher = RecordingPublisher()
+    app = create_app(
+        Settings(tote_url="ws://127.0.0.1:9/x/", api_key=API_KEY, control_token=TOKEN),
+        publisher=publisher,
+    )
+    client = app.test_client()
+    try:
+        resp = client.post("/reconcile", headers=_auth())
+        assert resp.status_code == 409
+        assert "TOTE_GRAPHQL_URL" in resp.get_json()["error"]
+        status = _status(client)
+        assert status["sweeps"] == {"enabled": False} and status["graphql_url"] is None
+    finally:
+        api.shutdown_services()
