@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from devstack.processes import ServiceError
@@ -71,12 +72,22 @@ def _banner(system: LocalSystem) -> str:
     return "\n".join(lines)
 
 
+def tote_endpoints(env: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """``(websocket URL, query URL, API key)`` of an external Tote from the environment; all
+    ``None`` (the simulator serves both sides) unless ``TOTE_SUBSCRIPTIONS_URL`` is set."""
+    tote_url = env.get("TOTE_SUBSCRIPTIONS_URL", "").strip() or None
+    if tote_url is None:
+        return None, None, None
+    graphql_url = env.get("TOTE_GRAPHQL_URL", "").strip() or None
+    return tote_url, graphql_url, env.get("TOTE_API_KEY", "").strip() or None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     ports = Ports(**{name: getattr(args, name) for name in vars(Ports())})
     if args.fresh and args.workdir.exists():
         shutil.rmtree(args.workdir)
-    tote_url = os.environ.get("TOTE_SUBSCRIPTIONS_URL") or None
+    tote_url, graphql_url, api_key = tote_endpoints(os.environ)
     system = LocalSystem(
         workdir=args.workdir.resolve(),
         ports=ports,
@@ -84,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         rate=args.rate,
         tote_url=tote_url,
-        graphql_url=(os.environ.get("TOTE_GRAPHQL_URL") or None) if tote_url else None,
-        api_key=os.environ.get("TOTE_API_KEY") if tote_url else None,
+        graphql_url=graphql_url,
+        api_key=api_key,
         bigquery=not args.no_bigquery,
         say=lambda msg: print(msg, flush=True),
     )

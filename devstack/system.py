@@ -255,8 +255,10 @@ class LocalSystem:
             lambda: proc.wait_ready(f"{self.simulator_control}/health"),
         )
 
-    def start_connector(self) -> None:
-        env = {
+    def connector_environment(self) -> dict[str, str]:
+        """The connector's environment: Tote's (or the simulator's) both sides, the key, the
+        control token, the capture file, then any test overrides."""
+        return {
             **self.env,
             "PORT": str(self.ports.connector),
             "HOST": "127.0.0.1",
@@ -269,6 +271,9 @@ class LocalSystem:
             "CAPTURE_PATH": str(self.capture_path),
             **self.connector_env,
         }
+
+    def start_connector(self) -> None:
+        env = self.connector_environment()
         proc = self._spawn("connector", [sys.executable, "-m", "connector"], env)
         self._step(
             f"connector control API on {self.ports.connector}",
