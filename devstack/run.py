@@ -53,7 +53,7 @@ def _banner(system: LocalSystem) -> str:
         f"  Connector        {system.connector_url}/status",
         f"  Tote source      {system.tote_url or system.simulator_url}",
         f"  Tote queries     {system.query_url or 'off (set TOTE_GRAPHQL_URL)'} "
-        f"(sweep now: curl -X POST -H 'Authorization: Bearer {system.control_token}' "
+        f'(sweep now: curl -X POST -H "Authorization: Bearer $(cat {system.control_token_path})" '
         f"{system.connector_url}/reconcile)",
     ]
     if system.bigquery:

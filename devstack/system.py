@@ -111,6 +111,9 @@ class LocalSystem:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.logs = self.workdir / "logs"
         self.control_token = secrets.token_hex(16)
+        # For a developer's curl (POST /reconcile, /start): in a file, never printed.
+        self.control_token_path.write_text(self.control_token, encoding="utf-8")
+        self.control_token_path.chmod(0o600)
         if self.api_key is None:
             self.api_key = "local-" + secrets.token_hex(8)
         self.pubsub: PubSubEmulator | None = None
@@ -151,6 +154,11 @@ class LocalSystem:
     @property
     def webapp_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.webapp}"
+
+    @property
+    def control_token_path(self) -> Path:
+        """The connector's local control token (mode 0600)."""
+        return self.workdir / "control-token"
 
     @property
     def capture_path(self) -> Path:

@@ -30,3 +30,14 @@ def test_external_server_for_both_sides_or_sweeps_off(tmp_path) -> None:
     assert "SWEEP_HOURS" not in out  # real racing hours for a real server
     only_ws = LocalSystem(tmp_path / "b", tote_url=wss, api_key=key)
     assert only_ws.connector_environment()["TOTE_GRAPHQL_URL"] == ""
+
+
+def test_banner_shows_how_to_sweep_without_printing_the_token(tmp_path) -> None:
+    from devstack.run import _banner
+
+    system = LocalSystem(tmp_path, Ports(simulator_control=9002), bigquery=False)
+    banner = _banner(system)
+    assert "/reconcile" in banner and "http://127.0.0.1:9002/partner/gateway/graphql" in banner
+    assert system.control_token not in banner
+    assert system.control_token_path.read_text() == system.control_token
+    assert system.control_token_path.stat().st_mode & 0o777 == 0o600
