@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from connector.forwarder import Forwarder, Frame
 from connector.query_client import QueryClient, QueryError
-from contract.ingress import format_timestamp, new_id, query_page_attributes
+from contract.ingress import MAX_FRAME_BYTES, format_timestamp, new_id, query_page_attributes
 from contract.queries import OPERATIONS, RACING_TZ, page_info, racing_day, variables
 
 __all__ = [
@@ -354,6 +354,11 @@ class Sweeps:
             record.request_ids.append(resp.request_id)
             record.pages[operation] += 1
             record.bytes += len(resp.body)
+            if len(resp.body) > MAX_FRAME_BYTES:  # forwarded all the same: dead-lettered, kept
+                record.errors.append(
+                    f"{operation} page {page}: {len(resp.body)} bytes exceeds the pipeline's "
+                    f"{MAX_FRAME_BYTES}; lower SWEEP_PAGE_SIZE (now {self.config.page_size})"
+                )
             attrs = query_page_attributes(
                 frame_id=new_id(),
                 received_at=resp.received_at,

@@ -448,3 +448,13 @@ def test_scheduler_runs_periodic_sweeps_only_in_racing_hours() -> None:
 def test_request_from_another_thread_needs_a_running_loop() -> None:
     sweeps = _sweeps(PagedServer(TWO_PAGES), FakeForwarder())
     assert sweeps.request("manual") is False  # nothing running
+
+
+def test_an_oversized_page_is_forwarded_and_flagged_with_the_fix() -> None:
+    big = _page("events", ["e" * 1000] * 1100, None, False)
+    assert len(big) > ingress.MAX_FRAME_BYTES
+    pages = {"products": [_page("products", [], None, False)], "events": [big]}
+    server, forwarder = PagedServer(pages), FakeForwarder()
+    record = asyncio.run(_sweeps(server, forwarder).sweep("manual"))
+    assert len(forwarder.frames) == 2  # nothing lost: the pipeline dead-letters it with a reason
+    assert len(record.errors) == 1 and "lower SWEEP_PAGE_SIZE (now 2)" in record.errors[0]
