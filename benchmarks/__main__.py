@@ -33,7 +33,7 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
     "sweeps": (
         "benchmarks.bench_reconcile",
-        ["--advance", "3000", "--sweeps", "5", "--converge-runs", "2"],
+        ["--advance", "3000", "--sweeps", "5", "--converge-runs", "2", "--late-start", "600"],
         ["--advance", "1000", "--sweeps", "2", "--page-sizes", "50", "--converge-runs", "1"],
     ),
     "e2e": (

@@ -13,8 +13,11 @@ after a reconnect.
    (``connected_since``) to the sweep finishing, to every entity's latest state in BigQuery
    equalling the simulator's, and to the same on the SSE stream.  Target ≤ 10 s.
 
+3. **Late start, before/after** (``--late-start N``): the connector starts after N messages of
+   the day; counts the entities BigQuery shows wrongly once the day is done, sweeps off then on.
+
     python -m benchmarks.bench_reconcile [--advance 3000] [--sweeps 5] [--page-sizes 50 100]
-        [--converge-runs 1] [--skip-converge]
+        [--converge-runs 1] [--skip-converge] [--late-start 600]
 """
 
 from __future__ import annotations
@@ -212,6 +215,60 @@ def reconnect_to_converged(workdir: Path, runs: int, rate: float, window: float 
         system.stop()
 
 
+def late_start_accuracy(workdir: Path, advance: int, sweeps_on: bool) -> None:
+    """A late start (the day ``advance`` messages under way), then 300 more messages heard:
+    how many entities does BigQuery show wrongly, with and without sweeps?"""
+    from devstack.system import LocalSystem, Ports
+    from tests.e2e.convergence import (
+        DEFAULTS,
+        differences,
+        expected_state,
+        latest_from_bigquery,
+    )
+    from tests.e2e.harness import captured_frames, raw_count, wait_for_simulator_done
+
+    system = LocalSystem(
+        workdir,
+        Ports.free(),
+        project=f"tote-bench-late-{'on' if sweeps_on else 'off'}",
+        rate=60,
+        seed=9,
+        max_frames=300,
+        simulator_args=("--advance", str(advance)),
+        connector_env={} if sweeps_on else {"TOTE_GRAPHQL_URL": ""},
+    )
+    system.start()
+    try:
+        wait_for_simulator_done(system, timeout=300)
+        deadline = time.monotonic() + 120
+        while raw_count(system) < len(captured_frames(system)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        truth = expected_state(system.simulator_state())
+        client = system.bq.client(system.project)
+        wrong: list[str] = []
+        settle = time.monotonic() + 30
+        while time.monotonic() < settle:
+            observed = latest_from_bigquery(client, system.project, system.dataset)
+            wrong = differences(truth, observed, limit=1_000_000)
+            if not wrong:
+                break
+            time.sleep(1)
+        entities = sum(
+            1
+            for message_type, states in truth.items()
+            for state in states.values()
+            if state != DEFAULTS.get(message_type)
+        )
+        report(
+            f"late start ({advance} messages missed), sweeps {'on' if sweeps_on else 'off'}",
+            entities_with_state=entities,
+            wrong_or_missing_in_bigquery=len(wrong),
+            true=entities - len(wrong),
+        )
+    finally:
+        system.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--advance", type=int, default=3000, help="messages of the day run first")
@@ -220,11 +277,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--converge-runs", type=int, default=1)
     parser.add_argument("--rate", type=float, default=15.0, help="simulator msg/s (converge)")
     parser.add_argument("--skip-converge", action="store_true")
+    parser.add_argument(
+        "--late-start",
+        type=int,
+        default=0,
+        help="also run a late start that missed N messages, sweeps off then on",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-reconcile-"))
     sweep_cost(args.advance, args.sweeps, args.page_sizes, workdir)
     if not args.skip_converge:
         reconnect_to_converged(workdir / "system", args.converge_runs, args.rate)
+    if args.late_start:
+        for on in (False, True):
+            late_start_accuracy(workdir / f"late-{on}", args.late_start, on)
 
 
 if __name__ == "__main__":
