@@ -276,3 +276,12 @@ def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
     assert asyncio.run(refused()) == 503
     generated = sim.stats()["generated"]
     wait_until(lambda: sim.stats()["generated"] > generated + 10, 10, "the day going on")
+
+
+def test_always_run_keeps_the_day_going_with_nobody_listening(
+    start_simulator: Callable[..., SimulatorProcess],
+) -> None:
+    sim = start_simulator("--rate", "100", "--always-run")
+    stats = wait_until(lambda: (s := sim.stats())["generated"] >= 20 and s, 20, "generation")
+    assert stats["connections"] == 0 and stats["lost_while_unheard"] >= 20
+    assert stats["frames_sent_total"] == 0
