@@ -43,7 +43,16 @@ def make_system(pubsub_emulator, bigquery_emulator, tmp_path, request) -> Iterat
 
     def make(**kwargs) -> tuple[LocalSystem, TopicReader]:
         project = "e2e-" + re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40].strip("-")
-        options = {"seed": 7, "rate": RATE, "max_frames": FRAMES, **kwargs}
+        # Frame accounting covers the websocket's frames: sweeps (query pages on the same
+        # ingress topic) are off here and have their own tests (test_convergence.py).
+        connector_env = {"TOTE_GRAPHQL_URL": "", **kwargs.pop("connector_env", {})}
+        options = {
+            "seed": 7,
+            "rate": RATE,
+            "max_frames": FRAMES,
+            "connector_env": connector_env,
+            **kwargs,
+        }
         system = LocalSystem(
             tmp_path / f"system{len(started)}",
             Ports.free(),
