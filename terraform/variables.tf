@@ -46,6 +46,12 @@ variable "ingress_topic_retention" {
   default     = "604800s"
 }
 
+variable "reference_topic_retention" {
+  type        = string
+  description = "How long the reference topic keeps messages, so a new web app subscription can seek back to the racing day's names."
+  default     = "86400s"
+}
+
 variable "ingress_max_delivery_attempts" {
   type        = number
   description = "Deliveries of one ingress frame before Pub/Sub moves it to the dead-letter topic (5-100); 0 removes the policy."

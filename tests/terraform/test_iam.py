@@ -32,6 +32,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("roles/pubsub.subscriber", INGRESS_SUB),
         ("roles/pubsub.viewer", INGRESS_SUB),
         ("roles/pubsub.publisher", TYPED),
+        ("roles/pubsub.publisher", "google_pubsub_topic.reference"),
         ("roles/pubsub.publisher", "google_pubsub_topic.dead_letters"),
         ("roles/bigquery.dataEditor", "google_bigquery_dataset.tote"),
         ("roles/storage.objectAdmin", "google_storage_bucket.dataflow"),
@@ -40,6 +41,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "webapp": {
         (WEBAPP_ROLE, PROJECT),
         ("roles/pubsub.subscriber", TYPED),
+        ("roles/pubsub.subscriber", "google_pubsub_topic.reference"),
         ("roles/secretmanager.secretAccessor", 'google_secret_manager_secret.this["sse_token"]'),
     },
     "scheduler": {("roles/run.invoker", CONNECTOR_SERVICE)},
