@@ -140,7 +140,7 @@ def parse_page(data: bytes, operation: str) -> tuple[list[Any], list[str]]:
 # --- typed events ----------------------------------------------------------------------------------
 
 
-def provided_values(spec: catalog.MessageType, message: Mapping[str, Any]) -> dict[str, Any]:
+def provided_values(spec: catalog.MessageType, message: dict[str, Any]) -> dict[str, Any]:
     """The normalised values of the columns whose payload path ``message`` provides.
 
     Raises :class:`ValidationError` as ``normalize`` does.  Columns the message does not carry
@@ -148,9 +148,10 @@ def provided_values(spec: catalog.MessageType, message: Mapping[str, Any]) -> di
     """
     values = normalize(spec, dict(message))
     return {
-        c.name: values[c.name]
+        c.name: value
         for c in spec.columns
-        if any(lookup(dict(message), s) is not None for s in c.sources)
+        if ((value := values[c.name]) is not None and value != [])
+        or any(lookup(message, s) is not None for s in c.sources)
     }
 
 
@@ -321,8 +322,13 @@ def _timestamp(value: Any) -> str | None:
         return None
 
 
+_REFERENCE_KEYS = {
+    kind: tuple(c.name for c in columns) for kind, columns in catalog.REFERENCE_COLUMNS.items()
+}
+
+
 def _record(kind: str, entity_id: str, as_of: str, values: dict, event_id: str | None) -> Any:
-    assert tuple(values) == tuple(c.name for c in catalog.REFERENCE_COLUMNS[kind]), kind
+    assert tuple(values) == _REFERENCE_KEYS[kind], kind
     return ReferenceRecord(kind, entity_id, catalog.REFERENCE_TABLES[kind], as_of, values, event_id)
 
 
