@@ -11,6 +11,7 @@ Race: Newcastle, scheduled 13:00 UTC on 2026-07-01 (14:00 in Europe/London, BST)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -199,7 +200,7 @@ REDELIVERED = {  # the 12:30 products page's selection rows inserted twice
 @pytest.fixture(scope="module")
 def loaded(bigquery_emulator: BigQueryEmulator) -> Iterator[tuple[bigquery.Client, str]]:
     client = bigquery_emulator.client(PROJECT)
-    dataset = "recon_day"
+    dataset = f"recon_{uuid.uuid4().hex[:8]}"
     tables.ensure_all(client, PROJECT, dataset)
     for table, rows in REDELIVERED.items():
         assert client.insert_rows_json(f"{PROJECT}.{dataset}.{table}", rows) == [], table
