@@ -63,7 +63,7 @@ DEAD_LETTER_TOPIC = "tote-dead-letters"
 """Everything the pipeline could not process, with the reason."""
 
 REFERENCE_TOPIC = "tote-reference"
-"""Reference entities (events, products, selections, competitors) learnt from query sweeps:
+"""Reference entities (events, products, legs, selections, competitors) learnt from query sweeps:
 ``data`` = ``{"kind", "id", "as_of", "values"}``; attributes ``kind``, ``entity_id``,
 ``event_id`` (when known), ``frame_id``, ``as_of``.  The web app names its cards from them."""
 
