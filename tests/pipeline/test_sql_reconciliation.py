@@ -11,6 +11,7 @@ Race: Newcastle, scheduled 13:00 UTC on 2026-07-01 (14:00 in Europe/London, BST)
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -458,3 +459,11 @@ def test_non_runners(loaded) -> None:
         "Newcastle",
     )
     assert row["withdrawn_as_of"] == ts(12, 30)  # the first sweep found it
+
+
+def test_every_sql_example_in_the_analyst_guide_runs(loaded) -> None:
+    guide = (tables.SQL_DIR.parent.parent / "docs" / "analyst.md").read_text()
+    blocks = re.findall(r"```sql\n(.*?)```", guide, flags=re.DOTALL)
+    assert len(blocks) >= 3
+    for sql in blocks:
+        run(loaded, sql)  # raises on SQL the emulator (or a typo) rejects
