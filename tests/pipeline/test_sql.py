@@ -311,6 +311,7 @@ def test_every_example_query_is_tested() -> None:
         "pool_at_the_off",
         "dividend_vs_final_pool",
         "non_runners",
+        "sweep_repairs",
     }
     assert set(query.query_names()) == tested
 
