@@ -484,3 +484,13 @@ def test_sweep_repairs(loaded) -> None:
     assert [(r["message_type"], r["entity"], r["previous_status"], r["status"]) for r in later] == [
         ("EventStatusChanged", EVENT, "STARTED", "FINISHED")
     ]
+
+
+def test_the_analyst_guide_lists_the_common_and_reference_columns() -> None:
+    guide = (tables.SQL_DIR.parent.parent / "docs" / "analyst.md").read_text()
+    common = [c.name for c in catalog.COMMON_COLUMNS]
+    assert f"same {['six', 'seven', 'eight', 'nine'][len(common) - 6]} columns" in guide
+    assert [c for c in common if f"| `{c}` |" not in guide] == []
+    for kind, columns in catalog.REFERENCE_COLUMNS.items():
+        line = next(x for x in guide.splitlines() if x.startswith(f"| `reference_{kind}s` |"))
+        assert [c.name for c in columns if c.name not in line] == [], kind
