@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
+from collections.abc import Callable
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -92,14 +94,37 @@ def events() -> Response:
             503, "this instance holds its maximum number of streams", **{"Retry-After": "5"}
         )
 
-    released = False
+    release = _once(lambda: rt.limiter.release(address))
+    streaming = False
+    try:  # from here on every path gives the slot back: a leak would 429 this client for good
+        response = _open_stream(rt, event_filter, last_id, address, release)
+        streaming = response.status_code == 200
+        return response
+    finally:
+        if not streaming:
+            release()
 
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            rt.limiter.release(address)
 
+def _once(action: Callable[[], None]) -> Callable[[], None]:
+    """``action`` made idempotent (a slot is released by whichever path ends the stream first)."""
+    done = threading.Lock()
+
+    def run() -> None:
+        if done.acquire(blocking=False):
+            action()
+
+    return run
+
+
+def _open_stream(
+    rt: Runtime,
+    event_filter: EventFilter,
+    last_id: str | None,
+    address: str,
+    release: Callable[[], None],
+) -> Response:
+    """The stream's response; the caller releases the slot unless this returns a 200."""
+    config = rt.config
     sock: socket.socket | None = request.environ.get("gunicorn.socket")
     protocol = request.environ.get("SERVER_PROTOCOL", "")
     handover = sock is not None and request.method == "GET" and protocol in ("HTTP/1.0", "HTTP/1.1")
@@ -114,27 +139,33 @@ def events() -> Response:
 
     try:
         plan = rt.bus.plan(last_id)
+    except ValueError:  # an id the replay code cannot read is the client's error, not ours
+        return _error(400, "Last-Event-ID is not an id this service issued")
+    try:
         client = rt.bus.connect(event_filter, plan.after, address, on_drop=unblock)
     except RuntimeError:
-        release()
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
 
-    if handover:
-        body = handed_over_stream(
-            rt, client, sock, chunked=protocol == "HTTP/1.1", gap=plan.gap, on_finish=release
-        )
-    else:
-        body = event_stream(
-            rt.bus,
-            client,
-            gap=plan.gap,
-            heartbeat=config.heartbeat_seconds,
-            retry_ms=config.retry_ms,
-            flush_interval=config.flush_interval,
-            on_finish=release,
-        )
-    response = Response(body, status=200, headers=sse.HEADERS)
-    response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
+    try:
+        if handover:
+            body = handed_over_stream(
+                rt, client, sock, chunked=protocol == "HTTP/1.1", gap=plan.gap, on_finish=release
+            )
+        else:
+            body = event_stream(
+                rt.bus,
+                client,
+                gap=plan.gap,
+                heartbeat=config.heartbeat_seconds,
+                retry_ms=config.retry_ms,
+                flush_interval=config.flush_interval,
+                on_finish=release,
+            )
+        response = Response(body, status=200, headers=sse.HEADERS)
+        response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
+    except BaseException:
+        rt.bus.disconnect(client)
+        raise
 
     def closed() -> None:
         # A body never iterated (client gone before the first byte) skips the generator's
