@@ -1,16 +1,20 @@
 """``GET /events``: the Server-Sent Events endpoint (a thin shell over bus, filters, replay).
 
 Query: ``types``, ``product_id``, ``event_id`` (comma lists), ``last_event_id`` (first
-connection; the ``Last-Event-ID`` header wins), ``access_token`` (when ``SSE_TOKEN`` is set and
-the client cannot send ``Authorization``).  Under gunicorn the stream is handed to the
-dispatcher after its opening (see ``webapp/dispatcher.py``); elsewhere (Flask's test client,
-the werkzeug dev server) its request thread writes it.  Errors are JSON ``{"error": ...}`` with 400 (bad
-filter), 401 (token), 429 (too many streams from this address), 503 (instance full/stopping).
+connection; the ``Last-Event-ID`` header wins), ``access_token`` (a fallback for clients that
+can send neither ``Authorization`` nor the ``tote_access_token`` cookie; see ``access.py``).
+Without ``types`` a client gets every stream its token grants; naming a stream it does not
+grant is a 403.  Under gunicorn the stream is handed to the dispatcher after its opening (see
+``webapp/dispatcher.py``); elsewhere (Flask's test client, the werkzeug dev server) its request
+thread writes it.  Errors are JSON ``{"error": ...}`` with 400 (bad filter), 401/403 (token,
+with a ``reason``), 429 (too many streams for this token subject or address), 503 (instance
+full/stopping).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import socket
 import threading
 from collections.abc import Callable
@@ -18,8 +22,9 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from webapp import sse
-from webapp.access import cors_headers, is_authorized, origin_allowed
+from webapp.access import ALL_STREAMS, AccessDenied, cors_headers, origin_allowed, readable_streams
 from webapp.filters import EventFilter, FilterError
+from webapp.http_access import current_principal, denied_response, limit_key
 from webapp.limits import Admission, client_address
 from webapp.runtime import Runtime
 from webapp.stream import event_stream, handed_over_stream
@@ -52,7 +57,7 @@ def preflight() -> Response:
         return _error(403, f"origin {origin!r} is not allowed (CORS_ORIGINS)")
     response = Response(status=204)
     response.headers.update(cors_headers(origin, runtime().config.cors_origins))
-    response.headers["Access-Control-Allow-Methods"] = "GET, OPTIONS"
+    response.headers["Access-Control-Allow-Methods"] = "GET, HEAD, OPTIONS"
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Last-Event-ID, Cache-Control"
     response.headers["Access-Control-Max-Age"] = "600"
     return response
@@ -62,16 +67,18 @@ def preflight() -> Response:
 def events() -> Response:
     rt = runtime()
     config = rt.config
-    if not is_authorized(
-        config.token, request.headers.get("Authorization"), request.args.get("access_token")
-    ):
-        return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
     try:
+        principal = current_principal(config.access)
         event_filter = EventFilter.from_query(
             {k: request.args.getlist(k) for k in ("types", "product_id", "event_id")}
         )
+        streams = readable_streams(principal, event_filter.streams)
+    except AccessDenied as denied:
+        return denied_response(denied, config.cors_origins)
     except FilterError as exc:
         return _error(400, str(exc))
+    if streams != ALL_STREAMS:  # only what the token grants, even when no types were named
+        event_filter = dataclasses.replace(event_filter, streams=streams)
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     if last_id and len(last_id) > _MAX_ID_LENGTH:
         return _error(400, f"Last-Event-ID is longer than {_MAX_ID_LENGTH} characters")
@@ -82,11 +89,13 @@ def events() -> Response:
     address = client_address(
         request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxy_hops
     )
-    admission = rt.limiter.admit(address)
+    key = limit_key(principal, address)
+    admission = rt.limiter.admit(key)
     if admission is Admission.CLIENT_LIMIT:
+        who = f"for {principal.sub!r}" if principal.sub is not None else f"from {address}"
         return _error(
             429,
-            f"too many concurrent streams from {address} (limit {config.max_streams_per_client})",
+            f"too many concurrent streams {who} (limit {config.max_streams_per_client})",
             **{"Retry-After": "5"},
         )
     if admission is Admission.SERVER_FULL:
@@ -94,7 +103,7 @@ def events() -> Response:
             503, "this instance holds its maximum number of streams", **{"Retry-After": "5"}
         )
 
-    release = _once(lambda: rt.limiter.release(address))
+    release = _once(lambda: rt.limiter.release(key))
     streaming = False
     try:  # from here on every path gives the slot back: a leak would 429 this client for good
         response = _open_stream(rt, event_filter, last_id, address, release)

@@ -6,7 +6,8 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp.access import cors_headers, is_authorized
+from webapp.access import AccessDenied, cors_headers
+from webapp.http_access import current_principal, denied_response
 from webapp.runtime import Runtime
 
 __all__ = ["bp"]
@@ -31,10 +32,12 @@ def health() -> tuple[Response, int]:
 def status() -> Response | tuple[Response, int]:
     rt = runtime()
     config = rt.config
-    if not is_authorized(
-        config.token, request.headers.get("Authorization"), request.args.get("access_token")
-    ):
-        return jsonify(error="missing or wrong bearer token"), 401
+    if config.access.enabled:  # operational detail: any valid token, never anonymous
+        try:
+            if current_principal(config.access).anonymous:
+                raise AccessDenied(401, "missing", "/status needs a bearer token")
+        except AccessDenied as denied:
+            return denied_response(denied, config.cors_origins)
     stats = rt.bus.stats()
     span = (
         round(stats.newest_at - stats.oldest_at, 3)
