@@ -70,6 +70,8 @@ class Runtime:
                     client.number,
                     client.address,
                     client.lag(),
+                    # counted by the log-based metric tote_webapp_dropped_clients (Terraform)
+                    extra={"json_fields": {"event": "sse-client-dropped", "lag": client.lag()}},
                 )
 
     def shutdown(self) -> None:
