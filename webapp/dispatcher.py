@@ -93,6 +93,11 @@ class Dispatcher:
             self._incoming.put(member)
         return member.done
 
+    @property
+    def alive(self) -> bool:
+        """The writer thread runs (``/healthz``: without it no stream gets a byte)."""
+        return self._thread.is_alive()
+
     def stop(self, flush_timeout: float = 2.0) -> None:
         """Flush what is pending (up to ``flush_timeout``), end every stream, stop the thread."""
         self._flush_timeout = flush_timeout

@@ -1,4 +1,10 @@
-"""``GET /health`` (readiness: 200 once every typed topic is subscribed) and ``GET /status``."""
+"""``GET /health`` (readiness: 200 once every typed topic is subscribed), ``GET /healthz``
+(liveness: the process answers and its dispatcher thread runs) and ``GET /status``.
+
+Liveness deliberately ignores Pub/Sub: a Pub/Sub outage makes instances unready (no new
+streams routed to a starting instance) but must not make Cloud Run restart every instance,
+which would drop every open stream without fixing anything.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +32,14 @@ def health() -> tuple[Response, int]:
         return jsonify(status="ok"), 200
     state = "stopping" if rt.bus.closed else "starting"
     return jsonify(status=state, detail="not every typed topic is subscribed yet"), 503
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    rt = runtime()
+    if rt.bus.closed or rt.dispatcher.alive:
+        return jsonify(status="alive"), 200
+    return jsonify(status="broken", detail="the SSE dispatcher thread has stopped"), 503
 
 
 @bp.get("/status")
