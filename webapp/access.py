@@ -54,6 +54,7 @@ __all__ = [
     "offered_token",
     "origin_allowed",
     "readable_streams",
+    "session_cookie",
     "streams_granted",
     "verify_token",
 ]
@@ -341,6 +342,28 @@ def cors_headers(origin: str | None, allowed: tuple[str, ...]) -> dict[str, str]
     else:
         headers["Access-Control-Allow-Origin"] = "*"
     return headers
+
+
+def session_cookie(
+    principal: Principal, *, now: float, https: bool, cross_site: bool
+) -> dict[str, object]:
+    """Attributes of the ``tote_access_token`` cookie a verified token is stored in.
+
+    ``HttpOnly`` (page scripts never read it back), lifetime = the token's, ``Secure`` over
+    HTTPS, and ``SameSite=None`` only when pages on other sites (named ``CORS_ORIGINS``) must
+    send it with ``EventSource(url, {withCredentials: true})`` (browsers demand ``Secure``
+    with it); otherwise ``Lax``.
+    """
+    if principal.expires_at is None:
+        raise ValueError("only a verified token with an expiry goes into a cookie")
+    max_age = max(int(principal.expires_at - now), 0)
+    return {
+        "max_age": max_age,
+        "httponly": True,
+        "secure": https or cross_site,
+        "samesite": "None" if cross_site else "Lax",
+        "path": "/",
+    }
 
 
 def as_mapping(denied: AccessDenied) -> Mapping[str, str]:

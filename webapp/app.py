@@ -14,7 +14,7 @@ import logging
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp import dashboard_blueprint, logs, sse_blueprint, status_blueprint
+from webapp import dashboard_blueprint, logs, session_blueprint, sse_blueprint, status_blueprint
 from webapp.config import Config
 from webapp.runtime import Runtime
 
@@ -38,6 +38,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.register_blueprint(sse_blueprint.bp)
     app.register_blueprint(status_blueprint.bp)
     app.register_blueprint(dashboard_blueprint.bp)
+    app.register_blueprint(session_blueprint.bp)
 
     @app.before_request
     def start_request_context() -> None:

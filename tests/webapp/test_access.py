@@ -26,6 +26,7 @@ from webapp.access import (
     offered_token,
     origin_allowed,
     readable_streams,
+    session_cookie,
 )
 from webapp.tokens import mint
 
@@ -269,3 +270,20 @@ def test_cors_with_credentials_for_named_origins() -> None:
     assert wildcard["Access-Control-Allow-Origin"] == "*"
     assert "Access-Control-Allow-Credentials" not in wildcard
     assert cors_headers(None, ("*",)) == {"Vary": "Origin"}
+
+
+def test_session_cookie_attributes() -> None:
+    principal = Principal("alice", MARKET_STREAMS, NOW + 300)
+    local = session_cookie(principal, now=NOW, https=False, cross_site=False)
+    assert local == {
+        "max_age": 300,
+        "httponly": True,
+        "secure": False,
+        "samesite": "Lax",
+        "path": "/",
+    }
+    cross = session_cookie(principal, now=NOW, https=False, cross_site=True)
+    assert cross["samesite"] == "None" and cross["secure"] is True
+    assert session_cookie(principal, now=NOW + 999, https=True, cross_site=False)["max_age"] == 0
+    with pytest.raises(ValueError):
+        session_cookie(Principal(None, MARKET_STREAMS), now=NOW, https=True, cross_site=False)

@@ -1,4 +1,4 @@
-"""Hypothesis over ``/events``, ``/status`` and ``/``: hostile query strings and headers.
+"""Hypothesis over ``/events``, ``/status``, ``/session``, ``/``: hostile queries and headers.
 
 Properties, for every generated request: no 5xx; no stream slot or bus client left behind once
 the response is closed; and the secret token (sent in the query, header or cookie of some
@@ -124,8 +124,8 @@ def log_text() -> Iterator[io.StringIO]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    path=st.sampled_from(["/events", "/status", "/", "/health", "/healthz"]),
-    method=st.sampled_from(["GET", "GET", "GET", "HEAD", "OPTIONS"]),
+    path=st.sampled_from(["/events", "/status", "/", "/health", "/healthz", "/session"]),
+    method=st.sampled_from(["GET", "GET", "GET", "HEAD", "OPTIONS", "POST", "DELETE"]),
     query=_query(),
     headers=_headers,
     cookie=st.one_of(st.none(), _header_text),

@@ -192,3 +192,61 @@ def test_cors_with_credentials_and_vary(make_app: Callable[..., Flask]) -> None:
     foreign = client.get("/events", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in foreign.headers
     assert foreign.headers["Vary"] == "Origin"
+
+
+def test_session_trades_a_bearer_token_for_an_httponly_cookie(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(token_keys=KEYS)
+    client = app.test_client()
+    value = token(["market", "bet-lifecycle"], ttl=600)
+    assert_denied(client.post("/session"), 401, "missing")
+    assert_denied(client.post("/session", headers=bearer("junk")), 401, "malformed")
+    assert_denied(client.post(f"/session?access_token={value}"), 401, "missing")  # header only
+    opened = client.post("/session", headers=bearer(value))
+    assert opened.status_code == 200
+    assert opened.json["sub"] == "alice" and "bet-lifecycle" in opened.json["streams"]
+    cookie = opened.headers["Set-Cookie"]
+    assert cookie.startswith(f"{ACCESS_COOKIE}={value};")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain HTTP (local development)
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])
+    assert 590 <= max_age <= 600
+    # The browser now sends the cookie by itself: private data without a token in the URL.
+    stream = client.get("/events?types=bet-lifecycle")
+    assert stream.status_code == 200
+    stream.close()
+    closed = client.delete("/session")
+    assert closed.status_code == 204 and "Max-Age=0" in closed.headers["Set-Cookie"]
+    assert_denied(client.get("/events?types=bet-lifecycle"), 401, "missing")
+
+
+def test_session_cookie_for_other_sites_is_secure_and_samesite_none(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(token_keys=KEYS, cors_origins=("https://dash.example",))
+    client = app.test_client()
+    preflight = client.options("/session", headers={"Origin": "https://dash.example"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Credentials"] == "true"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    opened = client.post(
+        "/session",
+        headers={**bearer(token(["market"])), "Origin": "https://dash.example"},
+    )
+    assert opened.status_code == 200
+    assert opened.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    cookie = opened.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_session_needs_keys(make_app: Callable[..., Flask]) -> None:
+    client = make_app(market_data_open=True).test_client()
+    assert_denied(client.post("/session", headers=bearer("x")), 401, "unknown-key")
+
+
+def test_dashboard_trades_the_fragment_token_for_a_cookie(client: FlaskClient) -> None:
+    script = client.get("/static/dashboard.js").get_data(as_text=True)
+    assert 'fetch("/session"' in script and "Authorization: `Bearer ${token}`" in script
+    assert "access_token" not in script  # never a token in a URL
+    assert "history.replaceState" in script  # and not left in the address bar
