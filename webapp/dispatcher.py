@@ -250,7 +250,12 @@ class Dispatcher:
 
     def _drop(self, member: _Member, why: str) -> None:
         log.warning(
-            "dropped slow SSE client #%d (%s): %s", member.client.number, member.client.address, why
+            "dropped slow SSE client #%d (%s): %s",
+            member.client.number,
+            member.client.address,
+            why,
+            # counted by the log-based metric tote_webapp_dropped_clients (Terraform)
+            extra={"json_fields": {"event": "sse-client-dropped", "why": why}},
         )
         self.bus.drop(member.client, "slow")
         with contextlib.suppress(OSError):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.webapp.conftest import inject
+from tests.webapp.messages import pool_total
+from tests.webapp.servers import poll
 from webapp.logs import (
     CloudFormatter,
     GunicornLogger,
@@ -175,3 +180,21 @@ def test_every_response_carries_a_request_id(client: FlaskClient) -> None:
         client.get("/nope", headers={"X-Request-Id": "mine-1"}).headers["X-Request-Id"] == "mine-1"
     )
     assert len(client.get("/health").headers["X-Request-Id"]) == 32
+
+
+def test_a_dropped_slow_client_is_logged_with_the_field_the_alert_counts(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(buffer_size=20, client_queue=5, write_timeout=0.4)
+    runtime = app.extensions["tote"]
+    response = app.test_client().get("/events")
+    next(iter(response.response))  # type: ignore[arg-type]  # connected, then never reads
+    with caplog.at_level(logging.WARNING, logger="webapp.runtime"):
+        for i in range(10):
+            inject(app, pool_total(str(i)))
+        assert poll(lambda: runtime.bus.stats().dropped_clients == 1, timeout=30)
+        assert poll(lambda: any(hasattr(r, "json_fields") for r in caplog.records), timeout=10)
+    (record,) = [r for r in caplog.records if hasattr(r, "json_fields")]
+    entry = json.loads(CloudFormatter().format(record))
+    assert entry["event"] == "sse-client-dropped" and entry["severity"] == "WARNING"
+    response.close()
