@@ -49,6 +49,7 @@ class Config:
     market_data_open: bool = False
     token_audience: str = "tote-webapp"
     token_issuer: str = "tote-realtime"
+    token_leeway: float = 30.0
     cors_origins: tuple[str, ...] = ()
     max_streams_per_client: int = 10
     max_streams: int = 1200
@@ -70,6 +71,7 @@ class Config:
             market_open=self.market_data_open,
             audience=self.token_audience,
             issuer=self.token_issuer,
+            leeway=self.token_leeway,
         )
 
     @classmethod
@@ -102,6 +104,7 @@ class Config:
             market_data_open=market_open,
             token_audience=env.get("WEBAPP_TOKEN_AUDIENCE", "").strip() or "tote-webapp",
             token_issuer=env.get("WEBAPP_TOKEN_ISSUER", "").strip() or "tote-realtime",
+            token_leeway=_float(env, "WEBAPP_TOKEN_LEEWAY_SECONDS", 30.0, 0.0),
             cors_origins=origins,
             max_streams_per_client=_int(env, "SSE_MAX_STREAMS_PER_CLIENT", 10, 1),
             max_streams=_int(env, "SSE_MAX_STREAMS", 1200, 1),

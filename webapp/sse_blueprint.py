@@ -22,7 +22,14 @@ from collections.abc import Callable
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from webapp import sse
-from webapp.access import ALL_STREAMS, AccessDenied, cors_headers, origin_allowed, readable_streams
+from webapp.access import (
+    ALL_STREAMS,
+    AccessDenied,
+    Principal,
+    cors_headers,
+    origin_allowed,
+    readable_streams,
+)
 from webapp.filters import EventFilter, FilterError
 from webapp.http_access import current_principal, denied_response, limit_key
 from webapp.limits import Admission, client_address
@@ -106,7 +113,7 @@ def events() -> Response:
     release = _once(lambda: rt.limiter.release(key))
     streaming = False
     try:  # from here on every path gives the slot back: a leak would 429 this client for good
-        response = _open_stream(rt, event_filter, last_id, address, release)
+        response = _open_stream(rt, event_filter, last_id, address, release, principal)
         streaming = response.status_code == 200
         return response
     finally:
@@ -131,6 +138,7 @@ def _open_stream(
     last_id: str | None,
     address: str,
     release: Callable[[], None],
+    principal: Principal,
 ) -> Response:
     """The stream's response; the caller releases the slot unless this returns a 200."""
     config = rt.config
@@ -142,7 +150,9 @@ def _open_stream(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
 
     def unblock(reason: str) -> None:
-        if sock is not None and reason != "shutdown":
+        # Shutdown and token expiry end the stream cleanly (the dispatcher lets the server
+        # write the final chunk); a slow client's socket is cut to unblock its writer.
+        if sock is not None and reason not in ("shutdown", "expired"):
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
@@ -154,6 +164,8 @@ def _open_stream(
         client = rt.bus.connect(event_filter, plan.after, address, on_drop=unblock)
     except RuntimeError:
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
+    if principal.expires_at is not None:  # the stream ends with its token
+        rt.end_at(client, principal.expires_at + config.access.leeway)
 
     try:
         if handover:

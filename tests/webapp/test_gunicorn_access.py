@@ -58,6 +58,7 @@ def test_no_token_in_any_log_line(logs_dir: Path) -> None:
         "WEBAPP_TOKEN_KEYS": KEYS,
         "GOOGLE_CLOUD_PROJECT": "log-test",
         "WEBAPP_LOG_LEVEL": "debug",  # the most talkative setting
+        "WEBAPP_TOKEN_LEEWAY_SECONDS": "0",
     }
     with webapp_server(logs_dir, "webapp-tokens", **env) as app:
         assert _status(app.url(f"/status?access_token={token}")) == 200
@@ -72,6 +73,14 @@ def test_no_token_in_any_log_line(logs_dir: Path) -> None:
         assert stream.status == 200
         assert poll(lambda: app.status_with(token)["clients"]["connected"] == 1)
         stream.close()
+        assert poll(lambda: app.status_with(token)["clients"]["connected"] == 0)
+        # A stream ends when its token expires (the dispatcher owns the socket here).
+        brief = mint(Keyring.from_json(KEYS), sub="brief", streams=["market"], ttl=2)
+        ending = app.stream("/events", headers={"Authorization": f"Bearer {brief}"})
+        assert ending.status == 200
+        ending.read_until(10**6, timeout=30)  # returns when the server closes the stream
+        assert ending.response.read1(1) == b""
+        ending.close()
         assert poll(lambda: app.status_with(token)["clients"]["connected"] == 0)
         malformed = [
             f"GET /events?access_token={token} HTTP/1.1 extra\r\n\r\n",

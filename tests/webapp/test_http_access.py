@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 
@@ -14,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from tests.webapp.conftest import inject
 from tests.webapp.messages import pool_total
+from tests.webapp.servers import poll
 from webapp import sse
 from webapp.access import ACCESS_COOKIE, Keyring
 from webapp.tokens import mint
@@ -250,3 +252,32 @@ def test_dashboard_trades_the_fragment_token_for_a_cookie(client: FlaskClient) -
     assert 'fetch("/session"' in script and "Authorization: `Bearer ${token}`" in script
     assert "access_token" not in script  # never a token in a URL
     assert "history.replaceState" in script  # and not left in the address bar
+
+
+def test_a_stream_ends_when_its_token_expires(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(token_keys=KEYS, token_leeway=0.0, write_timeout=0.4)
+    runtime = app.extensions["tote"]
+    client = app.test_client()
+    short = mint(KEYS, sub="brief", streams=["market"], ttl=1)
+    lasting = client.get("/events", headers=bearer(token(["market"], sub="long", ttl=600)))
+    with caplog.at_level(logging.INFO, logger="webapp.runtime"):
+        response = client.get("/events", headers=bearer(short))
+        assert response.status_code == 200
+        chunks = iter(response.response)  # type: ignore[arg-type]
+        next(chunks)
+        rest = list(chunks)  # returns once the reaper ends the stream (token expired)
+        assert poll(
+            lambda: any(
+                getattr(r, "json_fields", {}).get("event") == "sse-token-expired"
+                for r in caplog.records
+            )
+        )
+    assert b"data:" not in b"".join(rest)
+    assert runtime.limiter.open_streams("sub:brief") == 0
+    assert runtime.bus.stats().dropped_clients == 0  # an expiry is not a slow client
+    assert runtime.limiter.open_streams("sub:long") == 1  # a valid token's stream goes on
+    lasting.close()
+    # Reconnecting with the expired token is refused.
+    assert_denied(client.get("/events", headers=bearer(short)), 401, "expired")
