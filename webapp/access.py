@@ -33,12 +33,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from contract import catalog
+from webapp.filters import STREAMS
 
 __all__ = [
     "ACCESS_COOKIE",
     "ALL_STREAMS",
     "MARKET",
+    "MARKET_NAMES",
     "MARKET_STREAMS",
     "PRIVATE_STREAMS",
     "AccessDenied",
@@ -62,7 +63,7 @@ __all__ = [
 MARKET = "market"
 """The ``streams`` claim value that grants every market stream."""
 
-MARKET_STREAMS: frozenset[str] = frozenset(
+MARKET_NAMES: frozenset[str] = frozenset(
     {
         "pool-total",
         "product-status",
@@ -71,9 +72,14 @@ MARKET_STREAMS: frozenset[str] = frozenset(
         "pool-dividend",
         "selection-status",
         "competitor-status",
+        "reference",  # names of races, pools and runners, where the app streams them
     }
 )
-ALL_STREAMS: frozenset[str] = frozenset(t.stream for t in catalog.TOPICS)
+"""Streams that are market data, by name; only those the app serves count (below)."""
+
+ALL_STREAMS: frozenset[str] = frozenset(STREAMS)
+"""Every stream a client may ask for (``webapp.filters.STREAMS``: the catalog's and the app's)."""
+MARKET_STREAMS: frozenset[str] = ALL_STREAMS & MARKET_NAMES
 PRIVATE_STREAMS: frozenset[str] = ALL_STREAMS - MARKET_STREAMS
 """Everything not explicitly market data is private: a new catalog stream is closed by default."""
 

@@ -14,7 +14,14 @@ import logging
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp import dashboard_blueprint, logs, session_blueprint, sse_blueprint, status_blueprint
+from webapp import (
+    dashboard_blueprint,
+    http_access,
+    logs,
+    session_blueprint,
+    sse_blueprint,
+    status_blueprint,
+)
 from webapp.config import Config
 from webapp.runtime import Runtime
 
@@ -35,6 +42,8 @@ def create_app(config: Config | None = None) -> Flask:
     app.config["TOTE"] = config
     runtime = Runtime(config).start()
     app.extensions["tote"] = runtime
+    # Endpoints that mix market and private data ask this hook (webapp/http_access.py).
+    app.config[http_access.PRIVATE_AUTHORISER] = http_access.private_authoriser
     app.register_blueprint(sse_blueprint.bp)
     app.register_blueprint(status_blueprint.bp)
     app.register_blueprint(dashboard_blueprint.bp)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Response, jsonify, request
+from flask import Request, Response, current_app, jsonify, request
 
 from webapp.access import (
     ACCESS_COOKIE,
+    PRIVATE_STREAMS,
     AccessDenied,
     AccessPolicy,
     Principal,
@@ -24,7 +25,17 @@ from webapp.access import (
     offered_token,
 )
 
-__all__ = ["current_principal", "denied_response", "limit_key"]
+__all__ = [
+    "PRIVATE_AUTHORISER",
+    "current_principal",
+    "denied_response",
+    "limit_key",
+    "private_authoriser",
+]
+
+PRIVATE_AUTHORISER = "TOTE_PRIVATE_AUTHORISER"
+"""``app.config`` key of the hook other endpoints (``GET /state``) ask whether a request may
+see private data; ``create_app`` installs :func:`private_authoriser` there."""
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +48,21 @@ def current_principal(policy: AccessPolicy) -> Principal:
         request.args.get("access_token"),
     )
     return authenticate(token, policy, now=time.time())
+
+
+def private_authoriser(req: Request) -> bool:
+    """Whether ``req`` presents a valid token granting every private stream (bets)."""
+    policy: AccessPolicy = current_app.extensions["tote"].config.access
+    token = offered_token(
+        req.headers.get("Authorization"),
+        req.cookies.get(ACCESS_COOKIE),
+        req.args.get("access_token"),
+    )
+    try:
+        principal = authenticate(token, policy, now=time.time())
+    except AccessDenied:
+        return False
+    return principal.streams >= PRIVATE_STREAMS
 
 
 def limit_key(principal: Principal, address: str) -> str:

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from contract import catalog
 from webapp.access import (
     ALL_STREAMS,
+    MARKET_NAMES,
     MARKET_STREAMS,
     PRIVATE_STREAMS,
     AccessDenied,
@@ -28,6 +29,7 @@ from webapp.access import (
     readable_streams,
     session_cookie,
 )
+from webapp.filters import STREAMS
 from webapp.tokens import mint
 
 NOW = 1_800_000_000.0
@@ -66,10 +68,13 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def test_market_and_private_streams_cover_the_catalog_exactly() -> None:
-    assert MARKET_STREAMS | PRIVATE_STREAMS == {t.stream for t in catalog.TOPICS} == ALL_STREAMS
+def test_market_and_private_streams_cover_every_stream_exactly() -> None:
+    assert MARKET_STREAMS | PRIVATE_STREAMS == set(STREAMS) == ALL_STREAMS
+    assert {t.stream for t in catalog.TOPICS} <= ALL_STREAMS
     assert {"bet-lifecycle"} == PRIVATE_STREAMS
     assert not MARKET_STREAMS & PRIVATE_STREAMS
+    # Every catalog stream but the bets is listed as market data by name (no typo).
+    assert {t.stream for t in catalog.TOPICS} - PRIVATE_STREAMS <= MARKET_NAMES
 
 
 def test_a_valid_token_names_its_subject_and_streams() -> None:

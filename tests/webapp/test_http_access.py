@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -281,3 +281,20 @@ def test_a_stream_ends_when_its_token_expires(
     lasting.close()
     # Reconnecting with the expired token is refused.
     assert_denied(client.get("/events", headers=bearer(short)), 401, "expired")
+
+
+def test_private_authoriser_hook_follows_the_token(make_app: Callable[..., Flask]) -> None:
+    app = make_app(token_keys=KEYS, market_data_open=True)
+    hook = app.config["TOTE_PRIVATE_AUTHORISER"]
+    cases = [
+        ({}, False),  # anonymous: market data only
+        (bearer("junk"), False),
+        (bearer(token(["market"])), False),
+        (bearer(token(["market", "bet-lifecycle"])), True),
+    ]
+    for headers, allowed in cases:
+        with app.test_request_context("/state", headers=headers):
+            assert hook(request) is allowed, headers
+    open_app = make_app()  # no access control at all (local development)
+    with open_app.test_request_context("/state"):
+        assert open_app.config["TOTE_PRIVATE_AUTHORISER"](request) is True
