@@ -86,6 +86,7 @@ PRIVATE_STREAMS: frozenset[str] = ALL_STREAMS - MARKET_STREAMS
 ACCESS_COOKIE = "tote_access_token"
 """Cookie a browser may carry the token in (``EventSource(url, {withCredentials: true})``)."""
 
+COOKIE_GRACE_SECONDS = 300
 MAX_TOKEN_LENGTH = 4096
 MAX_SUBJECT_LENGTH = 128
 MIN_SECRET_LENGTH = 32
@@ -355,14 +356,17 @@ def session_cookie(
 ) -> dict[str, object]:
     """Attributes of the ``tote_access_token`` cookie a verified token is stored in.
 
-    ``HttpOnly`` (page scripts never read it back), lifetime = the token's, ``Secure`` over
-    HTTPS, and ``SameSite=None`` only when pages on other sites (named ``CORS_ORIGINS``) must
-    send it with ``EventSource(url, {withCredentials: true})`` (browsers demand ``Secure``
-    with it); otherwise ``Lax``.
+    ``HttpOnly`` (page scripts never read it back), ``Secure`` over HTTPS, and
+    ``SameSite=None`` only when pages on other sites (named ``CORS_ORIGINS``) must send it with
+    ``EventSource(url, {withCredentials: true})`` (browsers demand ``Secure`` with it);
+    otherwise ``Lax``.  It outlives the token by :data:`COOKIE_GRACE_SECONDS`: the reconnect
+    after a stream ends at the token's expiry then presents the expired token and is told
+    ``expired`` (401), instead of arriving anonymous and, with open market data, silently
+    getting less than it asked for.
     """
     if principal.expires_at is None:
         raise ValueError("only a verified token with an expiry goes into a cookie")
-    max_age = max(int(principal.expires_at - now), 0)
+    max_age = max(int(principal.expires_at - now), 0) + COOKIE_GRACE_SECONDS
     return {
         "max_age": max_age,
         "httponly": True,

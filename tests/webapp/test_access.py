@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from contract import catalog
 from webapp.access import (
     ALL_STREAMS,
+    COOKIE_GRACE_SECONDS,
     MARKET_NAMES,
     MARKET_STREAMS,
     PRIVATE_STREAMS,
@@ -281,7 +282,7 @@ def test_session_cookie_attributes() -> None:
     principal = Principal("alice", MARKET_STREAMS, NOW + 300)
     local = session_cookie(principal, now=NOW, https=False, cross_site=False)
     assert local == {
-        "max_age": 300,
+        "max_age": 300 + COOKIE_GRACE_SECONDS,  # a reconnect after expiry hears "expired"
         "httponly": True,
         "secure": False,
         "samesite": "Lax",
@@ -289,6 +290,7 @@ def test_session_cookie_attributes() -> None:
     }
     cross = session_cookie(principal, now=NOW, https=False, cross_site=True)
     assert cross["samesite"] == "None" and cross["secure"] is True
-    assert session_cookie(principal, now=NOW + 999, https=True, cross_site=False)["max_age"] == 0
+    late = session_cookie(principal, now=NOW + 999, https=True, cross_site=False)
+    assert late["max_age"] == COOKIE_GRACE_SECONDS
     with pytest.raises(ValueError):
         session_cookie(Principal(None, MARKET_STREAMS), now=NOW, https=True, cross_site=False)

@@ -17,7 +17,7 @@ from tests.webapp.conftest import inject
 from tests.webapp.messages import pool_total
 from tests.webapp.servers import poll
 from webapp import sse
-from webapp.access import ACCESS_COOKIE, Keyring
+from webapp.access import ACCESS_COOKIE, COOKIE_GRACE_SECONDS, Keyring
 from webapp.tokens import mint
 
 SECRET = "an-http-test-secret-long-enough-0123456789"
@@ -213,7 +213,7 @@ def test_session_trades_a_bearer_token_for_an_httponly_cookie(
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain HTTP (local development)
     max_age = int(cookie.split("Max-Age=")[1].split(";")[0])
-    assert 590 <= max_age <= 600
+    assert 590 + COOKIE_GRACE_SECONDS <= max_age <= 600 + COOKIE_GRACE_SECONDS
     # The browser now sends the cookie by itself: private data without a token in the URL.
     stream = client.get("/events?types=bet-lifecycle")
     assert stream.status_code == 200
