@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,22 @@ def test_cloud_run_starts_with_keys_or_open_market_data() -> None:
     keys = json.dumps({"k": SECRET})
     assert Config.from_env({"K_SERVICE": "s", "WEBAPP_TOKEN_KEYS": keys}).access.enabled
     assert not Config.from_env({}).access.enabled  # local development: no access control
+
+
+def test_docs_state_the_access_defaults() -> None:
+    """The configuration table in docs/webapp.md says what ``from_env({})`` gives."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webapp.md").read_text("utf-8")
+    rows = {
+        cells[0].strip("` "): cells[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| `")
+        for cells in [line.strip("|").split("|")]
+    }
+    config = Config.from_env({})
+    assert rows["WEBAPP_TOKEN_KEYS"] == "—" and config.token_keys is None
+    assert rows["WEBAPP_MARKET_DATA_OPEN"] == "false" and config.market_data_open is False
+    assert rows["WEBAPP_TOKEN_LEEWAY_SECONDS"] == str(int(config.token_leeway))
+    assert rows["WEBAPP_TRUSTED_PROXY_HOPS"].startswith(str(config.trusted_proxy_hops))
+    assert rows["WEBAPP_TOKEN_AUDIENCE`, `WEBAPP_TOKEN_ISSUER"] == (
+        f"`{config.token_audience}`, `{config.token_issuer}`"
+    )
