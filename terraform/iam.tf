@@ -152,8 +152,8 @@ resource "google_pubsub_topic_iam_member" "webapp_attach_reference" {
   member = google_service_account.webapp.member
 }
 
-resource "google_secret_manager_secret_iam_member" "webapp_sse_token" {
-  secret_id = google_secret_manager_secret.this["sse_token"].id
+resource "google_secret_manager_secret_iam_member" "webapp_token_keys" {
+  secret_id = google_secret_manager_secret.this["webapp_token_keys"].id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.webapp.member
 }

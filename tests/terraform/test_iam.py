@@ -42,14 +42,20 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         (WEBAPP_ROLE, PROJECT),
         ("roles/pubsub.subscriber", TYPED),
         ("roles/pubsub.subscriber", "google_pubsub_topic.reference"),
-        ("roles/secretmanager.secretAccessor", 'google_secret_manager_secret.this["sse_token"]'),
+        (
+            "roles/secretmanager.secretAccessor",
+            'google_secret_manager_secret.this["webapp_token_keys"]',
+        ),
     },
     "scheduler": {("roles/run.invoker", CONNECTOR_SERVICE)},
     "pubsub-service-agent": {
         ("roles/pubsub.publisher", "google_pubsub_topic.dead_letters"),
         ("roles/pubsub.subscriber", INGRESS_SUB),
     },
-    "monitoring-service-agent": {("roles/run.invoker", CONNECTOR_SERVICE)},
+    "monitoring-service-agent": {
+        ("roles/run.invoker", CONNECTOR_SERVICE),
+        ("roles/run.invoker", "google_cloud_run_v2_service.webapp"),
+    },
     "operators": {("roles/run.invoker", CONNECTOR_SERVICE)},
     "allUsers": {("roles/run.invoker", "google_cloud_run_v2_service.webapp")},
 }
