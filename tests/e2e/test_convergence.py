@@ -49,6 +49,19 @@ def _pipeline_reads_query_pages() -> bool:
     return True
 
 
+def _dedup_compares_normalised_values() -> bool:
+    from pipeline import dedup
+
+    return hasattr(dedup, "canonical_values")
+
+
+needs_dedup = pytest.mark.xfail(
+    not _dedup_compares_normalised_values(),
+    reason="semantic dedup compares the raw payload text, so a query page's re-shaped message "
+    "never equals the streamed one (the dedup work: normalised values, provided columns)",
+    strict=False,
+)
+
 needs_recon = pytest.mark.xfail(
     not _pipeline_reads_query_pages(),
     reason="the pipeline does not turn query pages into typed events yet (pipeline/query_pages.py)",
@@ -190,9 +203,18 @@ def test_dropped_connection_then_sweep_converges(make_system):
 
 
 @needs_recon
-def test_late_start_converges_and_an_unchanged_sweep_emits_nothing(make_system):
-    system, reader, sse = make_system(simulator_args=("--advance", "600"))
+def test_late_start_converges(make_system):
+    system, _reader, sse = make_system(simulator_args=("--advance", "600"))
     assert system.simulator_stats()["advanced"] == 600
+    assert_converged(system, sse)
+    sweeps = system.connector_status()["sweeps"]
+    assert sweeps["failed"] == 0 and sweeps["triggers"].get("subscribed", 0) >= 1
+
+
+@needs_recon
+@needs_dedup
+def test_a_sweep_over_unchanged_state_emits_nothing(make_system):
+    system, reader, sse = make_system(simulator_args=("--advance", "600"))
     assert_converged(system, sse)
 
     # The state no longer changes (the simulator is done): another sweep must emit nothing.
