@@ -87,6 +87,16 @@ resource "google_cloud_run_v2_service" "connector" {
           }
         }
       }
+      # Tote's HTTPS query gateway: the reconciliation sweeps (docs/connector.md).
+      env {
+        name = "TOTE_GRAPHQL_URL"
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.this["graphql_url"].secret_id
+            version = "latest"
+          }
+        }
+      }
 
       startup_probe {
         http_get {
@@ -109,6 +119,7 @@ resource "google_cloud_run_v2_service" "connector" {
   depends_on = [
     google_secret_manager_secret_iam_member.connector_api_key,
     google_secret_manager_secret_iam_member.connector_subscriptions_url,
+    google_secret_manager_secret_iam_member.connector_graphql_url,
   ]
 }
 

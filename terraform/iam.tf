@@ -53,6 +53,12 @@ resource "google_secret_manager_secret_iam_member" "connector_subscriptions_url"
   member    = google_service_account.connector.member
 }
 
+resource "google_secret_manager_secret_iam_member" "connector_graphql_url" {
+  secret_id = google_secret_manager_secret.this["graphql_url"].id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.connector.member
+}
+
 # --- dataflow workers (and the flex-template launcher, which runs as the same account) ------------
 
 resource "google_project_iam_member" "dataflow_worker" {

@@ -26,6 +26,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
             "roles/secretmanager.secretAccessor",
             'google_secret_manager_secret.this["subscriptions_url"]',
         ),
+        ("roles/secretmanager.secretAccessor", 'google_secret_manager_secret.this["graphql_url"]'),
     },
     "dataflow": {
         ("roles/dataflow.worker", PROJECT),

@@ -14,7 +14,7 @@ import pytest
 from tests.terraform.hcl import ROOT, TERRAFORM, block, load
 
 SECRET_ENV = {
-    "connector": {"TOTE_API_KEY", "TOTE_SUBSCRIPTIONS_URL"},
+    "connector": {"TOTE_API_KEY", "TOTE_SUBSCRIPTIONS_URL", "TOTE_GRAPHQL_URL"},
     "webapp": {"WEBAPP_TOKEN_KEYS"},
 }
 
