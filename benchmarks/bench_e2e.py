@@ -34,7 +34,9 @@ def measure(rate: float, seconds: float, workdir: Path) -> None:
         latencies = [
             (e.arrived_at - ingress.parse_timestamp(e.data["received_at"])).total_seconds() * 1000
             for e in client.events
-            if e.data.get("received_at")
+            # Frames only: events derived from a sweep's query page (source=query) measure the
+            # sweep, not the stream (benchmarks/bench_reconcile.py does).
+            if e.data.get("received_at") and e.data.get("source", "subscription") != "query"
         ]
         report(
             f"end to end at {rate:g} msg/s",
