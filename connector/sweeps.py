@@ -308,6 +308,9 @@ class Sweeps:
         limit = asyncio.Semaphore(max(1, self.config.concurrency))
         try:
             await asyncio.gather(*(self._operation(client, op, record, limit) for op in OPERATIONS))
+        except asyncio.CancelledError:
+            record.errors.append("cancelled: the connector stopped during the sweep")
+            raise
         finally:
             record.finish()
             if own_client:

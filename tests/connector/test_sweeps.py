@@ -458,3 +458,25 @@ def test_an_oversized_page_is_forwarded_and_flagged_with_the_fix() -> None:
     record = asyncio.run(_sweeps(server, forwarder).sweep("manual"))
     assert len(forwarder.frames) == 2  # nothing lost: the pipeline dead-letters it with a reason
     assert len(record.errors) == 1 and "lower SWEEP_PAGE_SIZE (now 2)" in record.errors[0]
+
+
+def test_stopping_the_client_cancels_a_sweep_in_progress_and_says_so() -> None:
+    from connector.sweeps import run_alongside
+
+    started = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.sleep(30)
+        return httpx.Response(200, content=b"{}")
+
+    sweeps = _sweeps(slow, FakeForwarder(), start_grace=0.0, period=0)
+
+    async def client_that_stops() -> str:
+        await started.wait()  # a sweep is waiting on the gateway...
+        return "stopped"  # ...when the websocket client ends
+
+    assert asyncio.run(run_alongside(client_that_stops(), sweeps)) == "stopped"
+    assert sweeps.current is None and sweeps.last is not None
+    assert any("cancelled" in e for e in sweeps.last.errors)
+    assert sweeps.failed == 1 and sweeps.request("manual") is False
