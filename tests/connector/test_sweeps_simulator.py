@@ -168,3 +168,19 @@ def test_reconcile_without_a_graphql_url_says_sweeps_are_off() -> None:
         assert status["sweeps"] == {"enabled": False} and status["graphql_url"] is None
     finally:
         api.shutdown_services()
+
+
+def test_a_slow_answer_times_out_and_is_retried(connector) -> None:
+    client, _publisher, sim = connector(sweep_timeout_seconds=0.5, sweep_concurrency=1)
+    sim.fault("query-slow?seconds=2&count=1")
+    assert client.post("/start", headers=_auth()).status_code == 200
+    first = wait_until(lambda: _status(client)["sweeps"]["last"], 30, "the first sweep")
+    assert first["errors"] == []
+    # The timed-out attempt had its own request id; the retry's is the one in the record.
+    assert len(first["request_ids"]) == first["pages_total"]
+    # The server answered the abandoned request too (late): one more than the pages kept.
+    wait_until(
+        lambda: sim.stats()["query"]["served"].get("200") == _status(client)["sweeps"]["pages"] + 1,
+        10,
+        "the slow answer",
+    )
