@@ -14,7 +14,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from webapp import dashboard_blueprint, sse_blueprint, status_blueprint
+from webapp import dashboard_blueprint, sse_blueprint, state_blueprint, status_blueprint
 from webapp.config import Config
 from webapp.runtime import Runtime
 
@@ -32,6 +32,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.extensions["tote"] = runtime
     app.register_blueprint(sse_blueprint.bp)
     app.register_blueprint(status_blueprint.bp)
+    app.register_blueprint(state_blueprint.bp)
     app.register_blueprint(dashboard_blueprint.bp)
 
     @app.errorhandler(HTTPException)

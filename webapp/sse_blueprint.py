@@ -1,6 +1,7 @@
 """``GET /events``: the Server-Sent Events endpoint (a thin shell over bus, filters, replay).
 
-Query: ``types``, ``product_id``, ``event_id`` (comma lists), ``last_event_id`` (first
+Query: ``types``, ``product_id``, ``event_id``, ``venue``, ``bet_type`` (comma lists or
+repeated; see ``webapp/filters.py``), ``last_event_id`` (first
 connection; the ``Last-Event-ID`` header wins), ``access_token`` (when ``SSE_TOKEN`` is set and
 the client cannot send ``Authorization``).  Under gunicorn the stream is handed to the
 dispatcher after its opening (see ``webapp/dispatcher.py``); elsewhere (Flask's test client,
@@ -20,6 +21,7 @@ from webapp.access import cors_headers, is_authorized, origin_allowed
 from webapp.filters import EventFilter, FilterError
 from webapp.limits import Admission, client_address
 from webapp.runtime import Runtime
+from webapp.state_blueprint import FILTER_PARAMS
 from webapp.stream import event_stream, handed_over_stream
 
 __all__ = ["bp"]
@@ -65,9 +67,7 @@ def events() -> Response:
     ):
         return _error(401, "missing or wrong bearer token", **{"WWW-Authenticate": "Bearer"})
     try:
-        event_filter = EventFilter.from_query(
-            {k: request.args.getlist(k) for k in ("types", "product_id", "event_id")}
-        )
+        event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
     except FilterError as exc:
         return _error(400, str(exc))
     last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
@@ -114,7 +114,9 @@ def events() -> Response:
 
     try:
         plan = rt.bus.plan(last_id)
-        client = rt.bus.connect(event_filter, plan.after, address, on_drop=unblock)
+        client = rt.bus.connect(
+            event_filter, plan.after, address, on_drop=unblock, floor=plan.floor
+        )
     except RuntimeError:
         release()
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})

@@ -45,6 +45,8 @@ def status() -> Response | tuple[Response, int]:
     response = jsonify(
         instance=stats.epoch,
         ready=rt.ready,
+        warming=stats.warming,
+        state={"entities": len(rt.bus.state), "reference": len(rt.bus.reference)},
         pubsub={
             "enabled": config.pubsub_enabled,
             "project": config.project,
@@ -61,6 +63,8 @@ def status() -> Response | tuple[Response, int]:
             "in": stats.events_in,
             "out": stats.events_out,
             "duplicates": stats.duplicates,
+            "late": stats.late,
+            "held": stats.pending,
             "rejected": sum(s.rejected for s in subscriber.states) if subscriber else 0,
         },
         latency_ms={
