@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from datetime import timedelta
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -17,16 +18,33 @@ from contract import catalog
 __all__ = ["all_topics", "ensure_subscription", "ensure_topics", "provision_pubsub"]
 
 
+REFERENCE_TOPIC: str = getattr(catalog, "REFERENCE_TOPIC", "tote-reference")
+
+TOPIC_RETENTION = timedelta(hours=1)
+"""Kept by every topic, so a web app instance can seek its new subscriptions back over its
+replay window (``WEBAPP_REPLAY_WINDOW_MINUTES``) and an operator can replay."""
+
+
 def all_topics() -> list[str]:
-    """Every topic name: ingress, the eight typed topics, dead letters."""
-    return [catalog.INGRESS_TOPIC, *(t.name for t in catalog.TOPICS), catalog.DEAD_LETTER_TOPIC]
+    """Every topic name: ingress, the eight typed topics, reference data, dead letters."""
+    return [
+        catalog.INGRESS_TOPIC,
+        *(t.name for t in catalog.TOPICS),
+        REFERENCE_TOPIC,
+        catalog.DEAD_LETTER_TOPIC,
+    ]
 
 
 def ensure_topics(project: str, topics: Iterable[str]) -> None:
     publisher = pubsub_v1.PublisherClient()
     for topic in topics:
         with contextlib.suppress(exceptions.AlreadyExists):
-            publisher.create_topic(name=publisher.topic_path(project, topic))
+            publisher.create_topic(
+                request={
+                    "name": publisher.topic_path(project, topic),
+                    "message_retention_duration": TOPIC_RETENTION,
+                }
+            )
 
 
 def ensure_subscription(

@@ -110,9 +110,9 @@ class TopicSubscriber:
         self._thread: threading.Thread | None = None
         self.states = [
             SubscriptionState(
-                topic=self._client.topic_path(project, f"{prefix}{t.name}"),
+                topic=self._client.topic_path(project, f"{prefix}{t}"),
                 subscription=self._client.subscription_path(
-                    project, f"{prefix}{t.name}.webapp-{self.instance_id}"
+                    project, f"{prefix}{t}.webapp-{self.instance_id}"
                 ),
             )
             for t in (*(t.name for t in catalog.TOPICS), REFERENCE_TOPIC)

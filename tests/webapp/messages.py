@@ -6,12 +6,16 @@ import json
 import uuid
 
 from contract import catalog
+from webapp.events import REFERENCE_TOPIC
 
 PRODUCT = "3f1c6a9e-0b4d-4c1e-9a57-2d6f4f1b7c10"
 EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-1925"
 
 
 RECEIVED_AT = "2026-11-26T14:03:07.123Z"
+
+WEBAPP_TOPICS: tuple[str, ...] = (*(t.name for t in catalog.TOPICS), REFERENCE_TOPIC)
+"""Every topic a web app instance subscribes to."""
 
 
 def typed_message(

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from contract import catalog
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.browser import chromium, chromium_binary
 from tests.webapp.messages import (
     EVENT,
     PRODUCT,
+    WEBAPP_TOPICS,
     event_status,
     pool_total,
     product_status,
@@ -30,7 +30,7 @@ def test_dashboard_shows_live_pool_updates(
 ) -> None:
     chromium_binary()  # skip (or fail under CI) before starting anything
     prefix = f"d{uuid.uuid4().hex[:8]}-"
-    ensure_topics(project, [f"{prefix}{t.name}" for t in catalog.TOPICS])
+    ensure_topics(project, [f"{prefix}{t}" for t in WEBAPP_TOPICS])
     publisher = pubsub_v1.PublisherClient()
 
     def publish(*messages: tuple[bytes, dict[str, str], str]) -> None:

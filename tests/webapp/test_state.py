@@ -72,7 +72,7 @@ def test_the_snapshot_resume_id_continues_the_stream_without_gap_or_duplicate() 
     bus = EventBus(history_from_ms=0)  # the test's messages are from "before" the bus started
     _, empty_resume = bus.snapshot()
     first = bus.publish(parse_message(*pool_total("1")))
-    entries, resume = bus.snapshot()
+    _, resume = bus.snapshot()
     assert resume == first.id  # type: ignore[union-attr]
     second = bus.publish(parse_message(*pool_total("2")))
     plan = bus.plan(resume)

@@ -1,0 +1,82 @@
+"""GET /state over HTTP (Flask test client, no Pub/Sub): shape, filters, privacy, resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import jsonschema
+from flask import Flask, Request
+
+from tests.webapp.conftest import inject
+from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, reference, typed_message
+from webapp import sse
+from webapp.state_blueprint import PRIVATE_AUTHORISER
+
+SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schema"
+
+
+def test_state_is_named_filterable_and_valid_against_the_published_schema(
+    make_app: Callable[..., Flask],
+) -> None:
+    import json
+
+    app = make_app()
+    inject(
+        app,
+        reference(
+            "event", EVENT, {"venue": "Newcastle", "scheduled_start": "2026-06-01T18:25:00Z"}
+        ),
+    )
+    inject(app, reference("product", PRODUCT, {"bet_type": "WIN", "event_id": EVENT}))
+    inject(app, pool_total("12.5"))
+    inject(app, event_status("OFF"))
+    inject(app, pool_total("1", product_id="00000000-0000-4000-8000-000000000000"))
+    client = app.test_client()
+    body = client.get("/state").json
+    schema = json.loads((SCHEMA / "state.json").read_text())
+    jsonschema.validate(body, schema)
+    assert body["count"] == 5 and len(body["items"]) == 5
+    race = client.get(f"/state?event_id={EVENT}&types=pool-total,event-status").json
+    assert sorted(i["stream"] for i in race["items"]) == ["event-status", "pool-total"]
+    pool = next(i for i in race["items"] if i["stream"] == "pool-total")
+    assert pool["data"]["context"]["label"] == "Newcastle 19:25 · WIN"
+    assert client.get("/state?venue=Ascot").json["count"] == 0
+    bad = client.get("/state?types=nope")
+    assert bad.status_code == 400 and "unknown event type" in bad.json["error"]
+
+
+def test_bets_need_the_authorisation_hook(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    inject(app, typed_message("BetAccepted", {"bet_id": "ab" * 16}))
+    client = app.test_client()
+    assert client.get("/state").json["count"] == 0
+    app.config[PRIVATE_AUTHORISER] = lambda req: (
+        isinstance(req, Request) and req.headers.get("X-Test-Bets") == "yes"
+    )
+    assert client.get("/state").json["count"] == 0
+    assert client.get("/state", headers={"X-Test-Bets": "yes"}).json["count"] == 1
+
+
+def test_state_then_events_has_no_gap_and_no_duplicate(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    before = inject(app, pool_total("1"))
+    client = app.test_client()
+    resume = client.get("/state").json["last_event_id"]
+    assert resume == before.id  # type: ignore[union-attr]
+    after = [inject(app, pool_total(str(i))) for i in range(2, 5)]
+    response = client.get(f"/events?last_event_id={resume}")
+    parser = sse.Parser()
+    got: list[sse.Message] = []
+    for chunk in response.response:  # type: ignore[union-attr]
+        got += [m for m in parser.feed(chunk) if m.id]
+        if len(got) >= 3:
+            break
+    response.close()
+    assert [m.id for m in got] == [e.id for e in after]  # type: ignore[union-attr]
+
+
+def test_state_needs_the_token_when_one_is_set(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token="s3cret").test_client()
+    assert client.get("/state").status_code == 401
+    assert client.get("/state", headers={"Authorization": "Bearer s3cret"}).status_code == 200
