@@ -46,6 +46,12 @@ variable "ingress_topic_retention" {
   default     = "604800s"
 }
 
+variable "typed_topic_retention" {
+  type        = string
+  description = "How long the typed topics keep messages: at least the web app's replay window (WEBAPP_REPLAY_WINDOW_MINUTES, 30 min)."
+  default     = "3600s"
+}
+
 variable "ingress_max_delivery_attempts" {
   type        = number
   description = "Deliveries of one ingress frame before Pub/Sub moves it to the dead-letter topic (5-100); 0 removes the policy."

@@ -47,3 +47,30 @@ def test_values_from_the_environment() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Config.from_env(env)
+
+
+def test_typed_topics_keep_messages_for_at_least_the_replay_window() -> None:
+    """The warm-up seeks back WEBAPP_REPLAY_WINDOW_MINUTES: Terraform's retention must cover it."""
+    from tests.terraform.hcl import load
+
+    config = load()
+    typed = config.resource("google_pubsub_topic", "typed")
+    assert typed["message_retention_duration"] == "${var.typed_topic_retention}"
+    retention = config.variable_default("typed_topic_retention")
+    assert retention.endswith("s") and int(retention[:-1]) >= Config().replay_window_minutes * 60
+
+
+def test_data_contract_settings_from_the_environment() -> None:
+    config = Config.from_env(
+        {
+            "SSE_REORDER_MS": "250",
+            "WEBAPP_REPLAY_WINDOW_MINUTES": "0",
+            "WEBAPP_WARMUP_QUIET_SECONDS": "2.5",
+        }
+    )
+    assert (config.reorder_ms, config.replay_window_minutes) == (250, 0)
+    assert config.warmup_quiet_seconds == 2.5
+    defaults = Config.from_env({})
+    assert (defaults.reorder_ms, defaults.replay_window_minutes) == (100, 30)
+    with pytest.raises(ConfigError, match="SSE_REORDER_MS"):
+        Config.from_env({"SSE_REORDER_MS": "-1"})

@@ -18,6 +18,7 @@ from tests.webapp.messages import (
     event_status,
     pool_total,
     product_status,
+    reference,
     typed_message,
 )
 from tests.webapp.servers import webapp_server
@@ -86,9 +87,12 @@ def test_dashboard_shows_live_pool_updates(
         )
         race = f"document.querySelector('.race[data-event-id=\"{EVENT}\"]')"
         page.wait_for(f"{race} && {race}.querySelector('.results').children.length === 2")
-        assert page.evaluate(f"{race}.querySelector('.race-title').textContent") == "Newcastle"
+        # No reference data yet: named from the race slug.
+        assert page.evaluate(f"{race}.querySelector('.race-title').textContent") == (
+            "Newcastle 19:25"
+        )
         assert page.evaluate(f"{race}.querySelector('.race-sub').textContent").startswith(
-            "19:25 · 31 Jan 2026"
+            "31 Jan 2026"
         )
         page.wait_for("document.querySelectorAll('.pool').length === 2")
         publish(
@@ -128,4 +132,38 @@ def test_dashboard_shows_live_pool_updates(
         page.wait_for(f"{card}.querySelector('svg.spark').dataset.points === '6'")
         assert page.evaluate(f"{card}.querySelector('.pool-gross').textContent") == "£7,800.50"
         assert page.evaluate("Number(document.querySelector('#meter-events').textContent)") >= 11
+
+        # Reference data names the cards, the results and the feed.
+        publish(
+            reference(
+                "event",
+                EVENT,
+                {
+                    "venue": "Newcastle",
+                    "name": "Novice Stakes",
+                    "scheduled_start": "2026-01-31T19:25:00Z",
+                },
+            ),
+            reference("product", PRODUCT, {"bet_type": "WIN", "event_id": EVENT}),
+            reference("competitor", "7c1e2a90-aaaa", {"name": "Sea The Stars"}),
+        )
+        page.wait_for(f"{card}.querySelector('.pool-id').textContent === 'Newcastle 19:25 · WIN'")
+        page.wait_for(f"{race}.querySelector('.race-sub').textContent === 'Novice Stakes'")
+        page.wait_for(f"{race}.querySelector('.results').textContent.includes('Sea The Stars')")
+        publish(pool_total("8000", received_at="2026-11-26T14:05:00.000Z"))  # the newest
+        page.wait_for(
+            "document.querySelector('#feed li .what').textContent"
+            " === 'Newcastle 19:25 · WIN gross £8,000.00'"
+        )
         page.screenshot(logs_dir / "dashboard.png")
+
+        # A fresh page draws the present from /state at once, named, without new events.
+        page.navigate(app.url("/"))
+        page.wait_for("document.querySelector('#connection').classList.contains('live')")
+        page.wait_for(f"{card} && {card}.querySelector('.pool-gross').textContent === '£8,000.00'")
+        assert page.evaluate(f"{card}.querySelector('.pool-id').textContent") == (
+            "Newcastle 19:25 · WIN"
+        )
+        assert page.evaluate("document.querySelectorAll('.pool').length") == 2
+        assert page.evaluate(f"{race}.querySelector('.results').children.length") == 2
+        page.screenshot(logs_dir / "dashboard-from-state.png")
