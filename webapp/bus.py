@@ -318,6 +318,20 @@ class EventBus:
         with self._lock:
             return None if self._released_max is None else str(self._released_max)
 
+    def snapshot_body(
+        self, matches: Callable[[Event], bool] | None = None, *, private: bool = False
+    ) -> tuple[bytes, int, str]:
+        """``/state``'s items (joined JSON), their count and the resume id, consistent."""
+        with self._lock:
+            body, count = self.state.joined(matches, private=private)
+            return body, count, self._resume_id()
+
+    def _resume_id(self) -> str:
+        last = self._released_max
+        if last is None:
+            last = EventKey(self.history_from_ms, "0", "00000000")
+        return str(last)
+
     def snapshot(
         self, matches: Callable[[Event], bool] | None = None, *, private: bool = False
     ) -> tuple[list[Entry], str]:
@@ -327,11 +341,7 @@ class EventBus:
         start, so a client following it gets every event released after the snapshot.
         """
         with self._lock:
-            entries = self.state.entries(matches, private=private)
-            last = self._released_max
-            if last is None:
-                last = EventKey(self.history_from_ms, "0", "00000000")
-            return entries, str(last)
+            return self.state.entries(matches, private=private), self._resume_id()
 
     def _at_or_before(self, key: EventKey, lowest: int) -> int | None:
         ring = self._ring

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +43,11 @@ def local_start(scheduled_start: object) -> str | None:
     """``"14:30"``: a UTC RFC 3339 start time as the Europe/London clock shows it."""
     if not isinstance(scheduled_start, str):
         return None
+    return _local_start(scheduled_start)
+
+
+@lru_cache(maxsize=4096)
+def _local_start(scheduled_start: str) -> str | None:
     try:
         when: datetime = ingress.parse_timestamp(scheduled_start)
     except ValueError:

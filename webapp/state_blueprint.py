@@ -61,14 +61,14 @@ def state() -> Response:
     if not rt.ready:
         return _json(503, {"error": "this instance is still building its state (warming up)"})
     matches = None if event_filter.is_everything else event_filter.matches
-    entries, last_event_id = rt.bus.snapshot(matches, private=private_allowed(request))
+    items, count, last_event_id = rt.bus.snapshot_body(matches, private=private_allowed(request))
     head = {
         "version": CONTRACT_VERSION,
         "instance": rt.bus.epoch,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "last_event_id": last_event_id,
-        "count": len(entries),
+        "count": count,
     }
     prefix = json.dumps(head, separators=(",", ":"))[:-1].encode()
-    body = prefix + b',"items":[' + b",".join(e.item for e in entries) + b"]}"
+    body = b"".join((prefix, b',"items":[', items, b"]}"))
     return _json(200, body)

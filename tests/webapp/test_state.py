@@ -82,3 +82,27 @@ def test_the_snapshot_resume_id_continues_the_stream_without_gap_or_duplicate() 
     assert plan.gap is None
     client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
     assert len(client.take()) == 2
+
+
+def test_items_follow_release_order_and_the_cached_answer_follows_changes() -> None:
+    bus = EventBus()
+    pool = bus.publish(parse_message(*pool_total("1")))
+    race = bus.publish(
+        parse_message(
+            *typed_message(
+                "EventStatusChanged",
+                {"event_id": EVENT, "status": "OFF"},
+                received_at="2026-11-26T14:04:00.000Z",
+            )
+        )
+    )
+    body, count, resume = bus.snapshot_body()
+    assert count == 2 and resume == race.id  # type: ignore[union-attr]
+    assert body.index(pool.id.encode()) < body.index(race.id.encode())  # type: ignore[union-attr]
+    assert bus.snapshot_body()[0] is body  # unchanged state: the cached bytes
+    update = bus.publish(parse_message(*pool_total("2", received_at="2026-11-26T14:05:00.000Z")))
+    body, count, _ = bus.snapshot_body()
+    assert count == 2 and pool.id.encode() not in body  # type: ignore[union-attr]
+    assert body.index(race.id.encode()) < body.index(update.id.encode())  # type: ignore[union-attr]
+    bus.publish(parse_message(*reference("product", PRODUCT, {"bet_type": "WIN"})))
+    assert b'"bet_type":"WIN"' in bus.snapshot_body()[0]  # re-named: cache invalidated
