@@ -34,7 +34,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webapp.events import REFERENCE_STREAM, Event, EventKey, Incoming, make_event
+from webapp.events import ORIGIN_FRAME, REFERENCE_STREAM, Event, EventKey, Incoming, make_event
 from webapp.filters import EventFilter
 from webapp.percentiles import Window
 from webapp.reference import ReferenceRegistry
@@ -329,7 +329,7 @@ class EventBus:
     def _resume_id(self) -> str:
         last = self._released_max
         if last is None:
-            last = EventKey(self.history_from_ms, "0", "00000000")
+            last = EventKey.origin(self.history_from_ms)
         return str(last)
 
     def snapshot(
@@ -363,10 +363,13 @@ class EventBus:
             at_or_before = None
             covered = False
             if key is not None and found is None:
-                at_or_before = self._at_or_before(key, ring.oldest)
-                covered = key.ms >= self.history_from_ms and (
-                    self._evicted_max is None or key >= self._evicted_max
-                )
+                if key.frame == ORIGIN_FRAME:
+                    covered = key.ms >= self.history_from_ms and self._evicted_max is None
+                else:
+                    at_or_before = self._at_or_before(key, ring.oldest)
+                    covered = key.ms >= self.history_from_ms and (
+                        self._evicted_max is None or key >= self._evicted_max
+                    )
             oldest_event = ring.get(oldest)
             return plan_replay(
                 last_event_id,

@@ -59,6 +59,8 @@ _STREAM_BY_TOPIC[REFERENCE_TOPIC] = REFERENCE_STREAM
 _FRAME = re.compile(r"[0-9a-z]{1,32}", re.ASCII)
 _ID = re.compile(r"(\d{13})-([0-9a-z]{1,32})-([0-9a-f]{8})", re.ASCII)
 MAX_ID_LENGTH = 13 + 1 + 32 + 1 + 8
+ORIGIN_FRAME = "0"
+"""Frame of an origin id, ``<ms>-0-00000000``: "from this time on" (no frame id is ``0``)."""
 
 
 class MessageError(ValueError):
@@ -93,10 +95,15 @@ class EventKey(NamedTuple):
     def derive(cls, ms: int, frame_id: str, entity: str) -> EventKey:
         """The key of the message ``entity`` (type and key) of frame ``frame_id`` at ``ms``."""
         frame = frame_id.lower()
-        if not _FRAME.fullmatch(frame):
+        if not _FRAME.fullmatch(frame) or frame == ORIGIN_FRAME:
             frame = hashlib.blake2b(frame_id.encode(), digest_size=8).hexdigest()
         sub = hashlib.blake2b(entity.encode(), digest_size=4).hexdigest()
         return cls(max(0, min(ms, 9_999_999_999_999)), frame, sub)
+
+    @classmethod
+    def origin(cls, ms: int) -> EventKey:
+        """The id before every event from ``ms`` on."""
+        return cls(ms, ORIGIN_FRAME, "00000000")
 
     @classmethod
     def parse(cls, raw: object) -> EventKey | None:

@@ -14,14 +14,16 @@ server.  Outcomes:
 * an id older than this instance's history (the replay window, or the ring's capacity): replay
   everything held and report a gap (``missed`` counted when known);
 * an id that is not one of ours: live only, gap ``unknown-id``; the client should refetch
-  ``/state``.
+  ``/state``;
+* an origin id (``<ms>-0-00000000``, what ``/state`` gives while nothing has been released):
+  everything held, with a gap if the history does not reach back to ``ms``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from webapp.events import EventKey
+from webapp.events import ORIGIN_FRAME, EventKey
 
 __all__ = ["GAP_EVENT", "Gap", "ReplayPlan", "plan_replay"]
 
@@ -78,6 +80,9 @@ def plan_replay(
     key = EventKey.parse(last_event_id)
     if key is None:
         return ReplayPlan(after=head, gap=Gap("unknown-id", last_event_id, None, oldest_id))
+    if key.frame == ORIGIN_FRAME:  # "everything from this time on" (/state of an empty bus)
+        gap = None if covered else Gap("expired", last_event_id, None, oldest_id)
+        return ReplayPlan(after=oldest - 1, gap=gap)
     if found is not None and found >= oldest - 1:
         return ReplayPlan(after=found)
     if found is not None:  # held, but further back than a client may replay

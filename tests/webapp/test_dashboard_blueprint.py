@@ -124,8 +124,8 @@ def test_dashboard_shows_live_pool_updates(
         )
         page.wait_for(f"{card}.querySelector('.dividends').textContent.includes('£12.40')")
         page.wait_for(f"{card}.querySelector('.pool-foot').textContent.includes('1 unavailable')")
-        for amount in ("7140.25", "7391", "7800.5"):
-            publish(pool_total(amount))
+        for second, amount in enumerate(("7140.25", "7391", "7800.5"), start=8):
+            publish(pool_total(amount, received_at=f"2026-11-26T14:03:{second:02d}.000Z"))
         page.wait_for(f"{card}.querySelector('svg.spark').dataset.points === '5'")
         # Pub/Sub may deliver out of order: an older total joins the chart but is not shown.
         publish(pool_total("5000", received_at="2026-11-26T14:01:00.000Z"))

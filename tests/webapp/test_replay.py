@@ -52,3 +52,10 @@ def test_gap_serialises_for_the_client() -> None:
         "missed": 3,
         "oldest_available": "x",
     }
+
+
+def test_an_origin_id_replays_everything_held_when_the_history_reaches_back() -> None:
+    origin = "1795701787123-0-00000000"
+    assert _plan(origin, covered=True) == ReplayPlan(after=4)
+    assert _plan(origin) == ReplayPlan(after=4, gap=Gap("expired", origin, None, "oldest"))
+    assert EventKey.derive(1, "0", "x").frame != "0"  # no real event has the origin's frame

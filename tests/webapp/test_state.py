@@ -106,3 +106,15 @@ def test_items_follow_release_order_and_the_cached_answer_follows_changes() -> N
     assert body.index(race.id.encode()) < body.index(update.id.encode())  # type: ignore[union-attr]
     bus.publish(parse_message(*reference("product", PRODUCT, {"bet_type": "WIN"})))
     assert b'"bet_type":"WIN"' in bus.snapshot_body()[0]  # re-named: cache invalidated
+
+
+def test_an_empty_snapshot_resumes_with_every_later_event_even_old_stamped_ones() -> None:
+    bus = EventBus()  # its history starts now; the messages below are stamped days ago
+    _, resume = bus.snapshot()
+    assert resume.endswith("-0-00000000")
+    pool = bus.publish(parse_message(*pool_total("1")))
+    plan = bus.plan(resume)
+    assert plan.gap is None and plan.floor is None
+    client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
+    assert [e.id for e in client.take()] == [pool.id]  # type: ignore[union-attr]
+    assert EventBus(history_from_ms=10**13).plan(resume).gap is not None  # history too short
