@@ -187,7 +187,8 @@ class Dispatcher:
                     batch = cache[key] = self._batch(client, ring)
                 payload, count, last = batch
                 client.cursor = last
-                client.passed(ring.get(last))
+                if client.floor is not None:
+                    client.passed(ring.get(last))
                 if count:
                     wire_key = (key, outbox.chunked)
                     wire = wires.get(wire_key)

@@ -133,10 +133,16 @@ class Incoming:
     """Which of two messages about one entity is newer (``as_of``, else ``received_at``)."""
     message_id: str = ""
     published_at: float | None = None
+    id: str = ""
+    """``str(key)``, computed once (the dedup set, the ring index and the frame all use it)."""
+    entity: tuple[str, ...] = ()
+    """What the message is about (its catalog key columns): ``/state`` keeps one per entity."""
 
-    @property
-    def id(self) -> str:
-        return str(self.key)
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", str(self.key))
+        if not self.entity:
+            object.__setattr__(self, "entity", _entity(self))
 
     @property
     def body(self) -> bytes:
@@ -162,6 +168,16 @@ class Event:
     """Released after an event with a later key (it arrived more than the reorder delay late)."""
     at: float = field(default_factory=time.time)
     """Wall-clock time the event was released (for the buffer span in ``/status``)."""
+
+
+def _entity(incoming: Incoming) -> tuple[str, ...]:
+    if incoming.stream == REFERENCE_STREAM:
+        return (incoming.message_type, str(incoming.message.get("id") or ""))
+    spec = catalog.by_name(incoming.message_type)
+    if spec is not None and spec.key_columns:
+        return tuple(incoming.keys.get(k, "") for k in spec.key_columns)
+    key = incoming.message.get("key")
+    return (str(key) if key else str(incoming.key),)
 
 
 def encode_body(message: Mapping[str, Any], context: Mapping[str, Any] | None) -> bytes:

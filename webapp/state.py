@@ -39,16 +39,6 @@ class Entry:
     """``as_of`` (else ``received_at``), then the event id: which of two states is newer."""
 
 
-def _entity(incoming: Incoming) -> tuple[str, ...]:
-    if incoming.stream == REFERENCE_STREAM:
-        return (incoming.message_type, str(incoming.message.get("id") or ""))
-    spec = catalog.by_name(incoming.message_type)
-    if spec is not None and spec.key_columns:
-        return tuple(incoming.keys.get(k, "") for k in spec.key_columns)
-    key = incoming.message.get("key")
-    return (str(key) if key else incoming.id,)
-
-
 def _item(event: Event) -> bytes:
     # The id is ASCII of a fixed form and the stream a catalog name: nothing to escape.
     return f'{{"id":"{event.id}","stream":"{event.stream}","data":'.encode() + event.body + b"}"
@@ -72,7 +62,7 @@ class BoardState:
 
     def apply(self, incoming: Incoming, event: Event) -> bool:
         """Record ``event`` as its entity's state unless a newer one is known."""
-        slot = (incoming.stream, _entity(incoming))
+        slot = (incoming.stream, incoming.entity)
         current = self._entries.get(slot)
         entry = Entry(incoming, event, _item(event), (incoming.as_of_ms, incoming.key))
         if current is not None:

@@ -57,7 +57,7 @@ def _ids(bus: EventBus, count: int) -> list[str]:
 
 def _publish(bus: EventBus, n: int, size: int = 10) -> None:
     for i in range(n):
-        bus.publish(parse_message(*pool_total(str(i) + "0" * size)))
+        bus.publish(parse_message(*pool_total(str(i) + "." + "0" * size)))
 
 
 def test_adopted_stream_receives_every_event_in_order(

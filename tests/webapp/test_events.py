@@ -52,6 +52,7 @@ def test_bet_types_share_the_bet_lifecycle_stream() -> None:
         (b"\xff\xfe", "not UTF-8 JSON"),
         (b"{not json", "not UTF-8 JSON"),
         (b"[1, 2]", "must be a JSON object"),
+        (b'{"message_type": "PoolTotalChanged", "x": Infinity}', "not UTF-8 JSON"),
         (b'{"data": {}}', "no message_type"),
     ],
 )
