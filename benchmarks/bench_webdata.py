@@ -31,7 +31,7 @@ os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
 
 from benchmarks.stats import percentile, report
 from devstack.processes import free_port
-from devstack.provision import ensure_topics
+from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.messages import WEBAPP_TOPICS, pool_total, race_day
 from tests.webapp.servers import webapp_server
@@ -117,7 +117,9 @@ def bench_resume(rate: float, seconds: float) -> bool:
     try:
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
         prefix = "r-"
-        ensure_topics(PROJECT, [prefix + t for t in WEBAPP_TOPICS])
+        ensure_topics(
+            PROJECT, [prefix + t for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION
+        )
         env = {
             "GOOGLE_CLOUD_PROJECT": PROJECT,
             "WEBAPP_TOPIC_PREFIX": prefix,

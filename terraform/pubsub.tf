@@ -1,5 +1,6 @@
 # Pub/Sub: the ingress topic the connector publishes raw frames to, the pipeline's subscription
-# to it, the eight typed topics the web app listens to, and the dead-letter topic.
+# to it, the eight typed topics and the reference topic the web app listens to, and the
+# dead-letter topic.
 
 resource "google_pubsub_topic" "ingress" {
   name = local.catalog.ingress_topic
@@ -20,6 +21,17 @@ resource "google_pubsub_topic" "typed" {
   # A new web app instance seeks its fresh subscriptions back over its replay window
   # (WEBAPP_REPLAY_WINDOW_MINUTES) to rebuild its history and /state: the topic must keep that long.
   message_retention_duration = var.typed_topic_retention
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Reference entities (events, products, legs, selections, competitors) the pipeline learns from
+# query sweeps; the web app names its cards from them. Topic retention lets a web app instance
+# that starts mid-day seek its new subscription back and learn the day's names.
+resource "google_pubsub_topic" "reference" {
+  name = local.catalog.reference_topic
+
+  message_retention_duration = var.reference_topic_retention
 
   depends_on = [google_project_service.enabled]
 }

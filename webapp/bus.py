@@ -262,14 +262,36 @@ class EventBus:
         return self._warming
 
     def finish_warmup(self, history_from_ms: int | None = None) -> int:
-        """End the warm-up: release everything held, in key order; returns how many."""
+        """End the warm-up: release everything held, in key order; returns how many.
+
+        Reference data from before the history's start (the reference topic is replayed
+        further back) goes into the registry and ``/state`` only, not into the stream's
+        history, which holds every event from ``history_from_ms`` on and nothing older.
+        """
         with self._lock:
             self._warming = False
             if history_from_ms is not None:
                 self.history_from_ms = history_from_ms
+            pending = sorted(self._pending)  # oldest first; a sorted list is a heap
+            self._pending = [p for p in pending if not self._absorbed(p[3])]
             released = self.release_due(math.inf)
             self._wake.notify()
             return released
+
+    def _absorbed(self, incoming: Incoming) -> bool:
+        """Absorb old reference data (see :meth:`finish_warmup`); ``True`` if it was."""
+        if incoming.stream != REFERENCE_STREAM or incoming.key.ms >= self.history_from_ms:
+            return False
+        self._absorb(incoming)
+        return True
+
+    def _absorb(self, incoming: Incoming) -> None:
+        values = incoming.message.get("values") or {}
+        entity_id = str(incoming.message.get("id"))
+        if self.reference.apply(incoming.message_type, entity_id, incoming.as_of_ms, values):
+            event = make_event(incoming, 0, self.reference.context(incoming.keys))
+            self.state.apply(incoming, event)
+            self.state.reference_changed(incoming.message_type, entity_id)
 
     def _release(self, incoming: Incoming) -> Event:
         ring = self._ring
@@ -415,7 +437,9 @@ class EventBus:
             client.closed_reason = reason
             if self._clients.pop(client.number, None) is not None:
                 self._events_out += client.sent
-            if reason != "shutdown":
+            if (
+                reason == "slow"
+            ):  # not "shutdown", nor "expired" (the token's end, webapp/runtime.py)
                 self._dropped += 1
             self._cond.notify_all()
         if client.on_drop is not None:

@@ -44,8 +44,8 @@ __all__ = [
     "stream_for_topic",
 ]
 
-REFERENCE_TOPIC: str = getattr(catalog, "REFERENCE_TOPIC", "tote-reference")
-"""The pipeline's reference-data topic (``contract.catalog.REFERENCE_TOPIC`` once it lands)."""
+REFERENCE_TOPIC: str = catalog.REFERENCE_TOPIC
+"""The pipeline's reference-data topic."""
 
 REFERENCE_STREAM = "reference"
 """SSE event name of reference updates (names of races, pools, runners)."""
@@ -249,7 +249,7 @@ def parse_message(
     Tolerant by design: unknown fields (``source``, ``as_of``, ...) pass through untouched, and
     the filter keys come from the attributes first and the normalised ``data`` second (ids
     lower-cased, slugs kept).  A message without ``received_at``/``frame_id`` is placed by its
-    Pub/Sub publish time and message id, which are the same for every subscriber.
+    Pub/Sub publish time and its bytes, which are the same for every subscriber.
     """
     stream = stream_for_topic(topic, prefix)
     try:
@@ -280,7 +280,7 @@ def parse_message(
     entity = message.get("key")
     if not isinstance(entity, str) or not entity:
         entity = message_type + "|" + "|".join(keys.get(k, "") for k in _ID_KEYS)
-    key = _key(message, attributes, received, entity, message_id, published_at)
+    key = _key(message, attributes, received, entity, message_id, published_at, data)
     return Incoming(
         stream, message_type, keys, message, key, as_of or key.ms, message_id, published_at
     )
@@ -318,7 +318,7 @@ def _parse_reference(
         keys["event_id"] = entity_id
     elif kind == "product":
         keys["product_id"] = entity_id.lower()
-    key = _key(message, attributes, as_of, f"reference|{kind}|{entity_id}", message_id, None)
+    key = _key(message, attributes, as_of, f"reference|{kind}|{entity_id}", message_id, None, b"")
     return Incoming(REFERENCE_STREAM, kind, keys, message, key, as_of, message_id, published_at)
 
 
@@ -329,14 +329,15 @@ def _key(
     entity: str,
     message_id: str,
     published_at: float | None,
+    data: bytes,
 ) -> EventKey:
+    """The message's key; without ``received_at``/``frame_id`` (not the pipeline's contract, but
+    nothing is dropped for it) the Pub/Sub publish time and the message's bytes stand in, which
+    every subscriber sees alike (only the last resort, this instance's clock, does not)."""
     frame_id = message.get("frame_id") or attributes.get("frame_id")
     if ms is None:
-        if published_at is None:
-            raise MessageError("message has neither a valid received_at nor a publish time")
-        ms = int(published_at * 1000)
+        when = published_at if published_at is not None else time.time()
+        ms = int(when * 1000)
     if not isinstance(frame_id, str) or not frame_id:
-        if not message_id:
-            raise MessageError("message has neither a frame_id nor a Pub/Sub message id")
-        frame_id = f"pubsub-{message_id}"
+        frame_id = hashlib.blake2b(data, digest_size=8).hexdigest()
     return EventKey.derive(ms, frame_id, entity)

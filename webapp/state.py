@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contract import catalog
+from webapp import access
 from webapp.events import REFERENCE_STREAM, Event, EventKey, Incoming, make_event
 
 __all__ = ["PRIVATE_STREAMS", "BoardState", "Entry"]
 
-PRIVATE_STREAMS = frozenset(t.stream for t in catalog.TOPICS if t.name == "tote-bet-lifecycle")
+PRIVATE_STREAMS = access.PRIVATE_STREAMS
 """Streams ``/state`` leaves out unless the caller is authorised for them (bets)."""
 
 _INDEXED = ("product_id", "event_id", "selection_id", "competitor_id")

@@ -1,32 +1,38 @@
 """``GET /state``: the present, so a client draws the whole board at once, then follows the stream.
 
 Filterable exactly like ``/events`` (``types``, ``product_id``, ``event_id``, ``venue``,
-``bet_type``).  The answer carries ``last_event_id``: connecting to
-``/events?last_event_id=<it>`` (on this or any other instance) continues with exactly the
-events released after the snapshot, no gap and no duplicate.  Bet lifecycle is private: it is
-left out unless the request is authorised for it by the hook in
-``app.config["TOTE_PRIVATE_AUTHORISER"]`` (a ``callable(request) -> bool``; none by default).
+``bet_type``) and authorised the same way: only the streams the caller's token grants
+(``webapp/access.py``).  Bet lifecycle is private: besides being granted, it needs the app's
+hook ``app.config["TOTE_PRIVATE_AUTHORISER"]`` (``webapp/http_access.py`` installs it) to say
+yes.  The answer carries ``last_event_id``: connecting to ``/events?last_event_id=<it>`` (on
+this or any other instance) continues with exactly the events released after the snapshot, no
+gap and no duplicate.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
 
 from flask import Blueprint, Request, Response, current_app, request
 
-from webapp.access import cors_headers, is_authorized
+from webapp.access import (
+    ALL_STREAMS,
+    PRIVATE_STREAMS,
+    AccessDenied,
+    cors_headers,
+    readable_streams,
+)
 from webapp.filters import EventFilter, FilterError
+from webapp.http_access import PRIVATE_AUTHORISER, current_principal, denied_response
 from webapp.runtime import Runtime
 from webapp.schema import CONTRACT_VERSION
 
-__all__ = ["PRIVATE_AUTHORISER", "bp", "private_allowed"]
+__all__ = ["FILTER_PARAMS", "bp", "private_allowed"]
 
 bp = Blueprint("state", __name__)
-
-PRIVATE_AUTHORISER = "TOTE_PRIVATE_AUTHORISER"
-"""``app.config`` key of the hook that says whether a request may see bets."""
 
 FILTER_PARAMS = ("types", "product_id", "event_id", "venue", "bet_type")
 
@@ -50,18 +56,26 @@ def _json(status: int, body: bytes | dict) -> Response:
 def state() -> Response:
     rt: Runtime = current_app.extensions["tote"]
     config = rt.config
-    if not is_authorized(
-        config.token, request.headers.get("Authorization"), request.args.get("access_token")
-    ):
-        return _json(401, {"error": "missing or wrong bearer token"})
     try:
+        principal = current_principal(config.access)
         event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
+        streams = readable_streams(principal, event_filter.streams)
+    except AccessDenied as denied:
+        return denied_response(denied, config.cors_origins)
     except FilterError as exc:
         return _json(400, {"error": str(exc)})
+    private = bool(streams & PRIVATE_STREAMS) and private_allowed(request)
+    if not private:
+        streams = streams - PRIVATE_STREAMS
+    everything = ALL_STREAMS if private else ALL_STREAMS - PRIVATE_STREAMS
+    restricted = dataclasses.replace(event_filter, streams=frozenset(streams))
+    # Nothing but the access rule narrows it: the state's cached answer serves it.
+    whole = dataclasses.replace(event_filter, streams=None).is_everything and streams >= everything
     if not rt.ready:
         return _json(503, {"error": "this instance is still building its state (warming up)"})
-    matches = None if event_filter.is_everything else event_filter.matches
-    items, count, last_event_id = rt.bus.snapshot_body(matches, private=private_allowed(request))
+    items, count, last_event_id = rt.bus.snapshot_body(
+        None if whole else restricted.matches, private=private
+    )
     head = {
         "version": CONTRACT_VERSION,
         "instance": rt.bus.epoch,
@@ -70,5 +84,4 @@ def state() -> Response:
         "count": count,
     }
     prefix = json.dumps(head, separators=(",", ":"))[:-1].encode()
-    body = b"".join((prefix, b',"items":[', items, b"]}"))
-    return _json(200, body)
+    return _json(200, b"".join((prefix, b',"items":[', items, b"]}")))

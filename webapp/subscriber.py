@@ -8,6 +8,7 @@ retention, and deletes them on clean shutdown; an instance that dies without cle
 subscriptions that expire by themselves after the TTL of inactivity.
 
 Warm-up: right after creating a subscription the instance seeks it to ``replay_window`` ago
+(``tote-reference``: ``reference_window``, a racing day, as its names are published rarely)
 (the topics keep messages for at least that long: ``message_retention_duration`` in
 Terraform), so a fresh instance receives the whole window again — the same history, released
 in the same order, as an instance that has been up all along — and builds ``/state`` from it.
@@ -91,6 +92,7 @@ class TopicSubscriber:
         max_backoff: float = 30.0,
         replay_window: float = 0.0,
         warmup_quiet: float = 1.0,
+        reference_window: float | None = None,
     ) -> None:
         self.bus = bus
         self.project = project
@@ -99,6 +101,9 @@ class TopicSubscriber:
         self.instance_id = instance_id or f"{bus.epoch}-{uuid.uuid4().hex[:6]}"
         self.max_backoff = max_backoff
         self.replay_window = replay_window
+        self.reference_window = replay_window if reference_window is None else reference_window
+        """How far back ``tote-reference`` is replayed: names are published rarely (a racing
+        day's at its start), so further back than the typed topics."""
         self.warmup_quiet = warmup_quiet
         self.started_at = time.time()
         self._last_backlog = time.monotonic()
@@ -187,8 +192,13 @@ class TopicSubscriber:
                     }
                 )
                 created = True
-            if created and self.replay_window > 0:
-                self._seek(state)
+            window = (
+                self.reference_window
+                if state.topic.endswith("/" + self.prefix + REFERENCE_TOPIC)
+                else self.replay_window
+            )
+            if created and window > 0:
+                self._seek(state, window)
             with self._lock:
                 if self._stop.is_set():
                     return
@@ -203,10 +213,10 @@ class TopicSubscriber:
         except exceptions.GoogleAPIError as exc:
             self._failed(state, exc)
 
-    def _seek(self, state: SubscriptionState) -> None:
+    def _seek(self, state: SubscriptionState, window: float) -> None:
         """Rewind a new subscription to the start of the replay window (see the module doc)."""
         when = timestamp_pb2.Timestamp()
-        when.FromMilliseconds(int((self.started_at - self.replay_window) * 1000))
+        when.FromMilliseconds(int((self.started_at - window) * 1000))
         try:
             self._client.seek(request={"subscription": state.subscription, "time": when})
         except exceptions.GoogleAPIError as exc:

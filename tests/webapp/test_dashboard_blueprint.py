@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from devstack.provision import ensure_topics
+from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.browser import chromium, chromium_binary
 from tests.webapp.messages import (
@@ -31,7 +31,9 @@ def test_dashboard_shows_live_pool_updates(
 ) -> None:
     chromium_binary()  # skip (or fail under CI) before starting anything
     prefix = f"d{uuid.uuid4().hex[:8]}-"
-    ensure_topics(project, [f"{prefix}{t}" for t in WEBAPP_TOPICS])
+    ensure_topics(
+        project, [f"{prefix}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION
+    )
     publisher = pubsub_v1.PublisherClient()
 
     def publish(*messages: tuple[bytes, dict[str, str], str]) -> None:

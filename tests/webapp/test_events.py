@@ -80,9 +80,15 @@ def test_unknown_message_types_on_a_typed_topic_pass_through() -> None:
     assert incoming.key.ms == 1_764_165_787_500
 
 
-def test_a_message_that_cannot_be_placed_is_rejected() -> None:
-    with pytest.raises(MessageError, match="received_at"):
-        parse_message(b'{"message_type": "BetVoided", "data": {}}', {}, "tote-bet-lifecycle")
+def test_a_message_without_frame_metadata_still_gets_an_id_every_instance_agrees_on() -> None:
+    data = b'{"message_type": "BetVoided", "data": {}}'
+    first = parse_message(data, {}, "tote-bet-lifecycle", published_at=1_764_165_787.5)
+    again = parse_message(data, {}, "tote-bet-lifecycle", published_at=1_764_165_787.5)
+    assert first.id == again.id and EventKey.parse(first.id) == first.key  # from the bytes
+    other = parse_message(
+        b'{"message_type": "BetVoided", "data": {"x": 1}}', {}, "tote-bet-lifecycle"
+    )
+    assert other.key.frame != first.key.frame
 
 
 def test_ids_derive_from_the_data_so_every_instance_agrees() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from devstack.provision import ensure_topics
+from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.messages import PRODUCT, WEBAPP_TOPICS, event_status, pool_total, product_status
 from tests.webapp.servers import WAIT, poll, webapp_server
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 @pytest.fixture
 def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
     name = f"g{uuid.uuid4().hex[:8]}-"
-    ensure_topics(project, [f"{name}{t}" for t in WEBAPP_TOPICS])
+    ensure_topics(project, [f"{name}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION)
     return name
 
 

@@ -146,3 +146,23 @@ def test_an_id_that_is_not_ours_gets_an_unknown_id_gap() -> None:
     bus.publish(_messages(1)[0])
     gap = bus.plan("some-other-id").gap
     assert gap is not None and gap.reason == "unknown-id"
+
+
+def test_reference_data_older_than_the_history_names_things_but_is_not_replayed() -> None:
+    from tests.webapp.messages import PRODUCT, reference
+
+    bus = EventBus(warming=True)
+    old_name = parse_message(
+        *reference("product", PRODUCT, {"bet_type": "WIN"}, as_of="2026-11-26T06:00:00.000Z")
+    )
+    pool = parse_message(*pool_total("5", received_at="2026-11-26T14:00:00.000Z"))
+    bus.publish(pool)
+    bus.publish(old_name)
+    history = pool.key.ms - 60_000  # the typed window: from 13:59
+    assert bus.finish_warmup(history_from_ms=history) == 1  # only the pool is in the history
+    assert _drain(bus, 0) == [pool.id]
+    assert bus.reference.get("product", PRODUCT) is not None
+    entries, _ = bus.snapshot()
+    streams = {e.event.stream: e for e in entries}
+    assert set(streams) == {"reference", "pool-total"}
+    assert b'"bet_type":"WIN"' in streams["pool-total"].item  # named

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
-from flask import Flask, Request
+from flask import Flask
 
 from tests.webapp.conftest import inject
 from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, reference, typed_message
 from webapp import sse
-from webapp.state_blueprint import PRIVATE_AUTHORISER
+from webapp.access import Keyring
+from webapp.http_access import PRIVATE_AUTHORISER
+from webapp.tokens import mint
+
+KEYS = Keyring.from_json(json.dumps({"k1": "a-state-test-secret-long-enough-0123456789"}))
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schema"
 
@@ -19,8 +24,6 @@ SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schema"
 def test_state_is_named_filterable_and_valid_against_the_published_schema(
     make_app: Callable[..., Flask],
 ) -> None:
-    import json
-
     app = make_app()
     inject(
         app,
@@ -46,16 +49,26 @@ def test_state_is_named_filterable_and_valid_against_the_published_schema(
     assert bad.status_code == 400 and "unknown event type" in bad.json["error"]
 
 
-def test_bets_need_the_authorisation_hook(make_app: Callable[..., Flask]) -> None:
-    app = make_app()
+def test_bets_need_a_granting_token_and_the_authorisation_hook(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(token_keys=KEYS)
     inject(app, typed_message("BetAccepted", {"bet_id": "ab" * 16}))
+    inject(app, pool_total("1"))
     client = app.test_client()
-    assert client.get("/state").json["count"] == 0
-    app.config[PRIVATE_AUTHORISER] = lambda req: (
-        isinstance(req, Request) and req.headers.get("X-Test-Bets") == "yes"
-    )
-    assert client.get("/state").json["count"] == 0
-    assert client.get("/state", headers={"X-Test-Bets": "yes"}).json["count"] == 1
+    market = {"Authorization": f"Bearer {mint(KEYS, sub='m', streams=['market'], ttl=600)}"}
+    both = {
+        "Authorization": "Bearer "
+        + mint(KEYS, sub="b", streams=["market", "bet-lifecycle"], ttl=600)
+    }
+    assert [i["stream"] for i in client.get("/state", headers=market).json["items"]] == [
+        "pool-total"
+    ]
+    assert client.get("/state?types=bet-lifecycle", headers=market).status_code == 403
+    streams = sorted(i["stream"] for i in client.get("/state", headers=both).json["items"])
+    assert streams == ["bet-lifecycle", "pool-total"]
+    app.config[PRIVATE_AUTHORISER] = lambda req: False
+    assert client.get("/state", headers=both).json["count"] == 1  # the hook says no: no bets
 
 
 def test_state_then_events_has_no_gap_and_no_duplicate(make_app: Callable[..., Flask]) -> None:
@@ -76,7 +89,11 @@ def test_state_then_events_has_no_gap_and_no_duplicate(make_app: Callable[..., F
     assert [m.id for m in got] == [e.id for e in after]  # type: ignore[union-attr]
 
 
-def test_state_needs_the_token_when_one_is_set(make_app: Callable[..., Flask]) -> None:
-    client = make_app(token="s3cret").test_client()
-    assert client.get("/state").status_code == 401
-    assert client.get("/state", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+def test_state_needs_a_token_when_access_control_is_on(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token_keys=KEYS).test_client()
+    denied = client.get("/state")
+    assert denied.status_code == 401 and denied.json["reason"] == "missing"
+    token = mint(KEYS, sub="alice", streams=["market"], ttl=600)
+    assert client.get("/state", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    open_market = make_app(market_data_open=True).test_client()
+    assert open_market.get("/state").status_code == 200

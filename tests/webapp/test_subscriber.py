@@ -9,13 +9,11 @@ import pytest
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from contract import catalog
-from devstack.provision import ensure_topics
+from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.messages import WEBAPP_TOPICS, event_status, pool_total, reference
 from tests.webapp.servers import poll
 from webapp.bus import EventBus
-from webapp.events import REFERENCE_TOPIC
 from webapp.filters import EventFilter
 from webapp.subscriber import TopicSubscriber
 
@@ -26,9 +24,7 @@ pytestmark = pytest.mark.emulator
 def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
     """A fresh topic namespace per test (the emulator is shared by the session)."""
     name = f"t{uuid.uuid4().hex[:8]}-"
-    ensure_topics(
-        project, [f"{name}{t}" for t in (*(t.name for t in catalog.TOPICS), REFERENCE_TOPIC)]
-    )
+    ensure_topics(project, [f"{name}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION)
     return name
 
 
@@ -93,7 +89,9 @@ def test_missing_topics_are_retried_until_they_exist(
     try:
         assert poll(lambda: all(s.state == "retrying" for s in subscriber.states))
         assert "NotFound" in (subscriber.states[0].last_error or "")
-        ensure_topics(project, [f"{prefix}{t}" for t in WEBAPP_TOPICS])
+        ensure_topics(
+            project, [f"{prefix}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION
+        )
         assert poll(lambda: subscriber.ready)
     finally:
         subscriber.close()

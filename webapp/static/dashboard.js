@@ -3,7 +3,7 @@
  * the `reference` events), falling back to short ids.
  * Stream names come from the page (rendered from the message catalog).  The access token, if
  * the server requires one, is read from the URL fragment (#token=...), which browsers never
- * send to servers or write to logs.
+ * send to servers, and traded for an HttpOnly cookie (POST /session, see login()).
  */
 (() => {
   "use strict";
@@ -397,20 +397,33 @@
   // sends it by itself).
   let source = null;
 
-  function authParams() {
+  // A token in the fragment (#token=...) is traded once for an HttpOnly cookie (POST /session)
+  // and dropped from the address bar: fetch and EventSource then send the cookie by themselves,
+  // and the token never appears in a URL the server (or Cloud Run's request log) sees.
+  function login() {
     const token = new URLSearchParams(location.hash.slice(1)).get("token");
-    return new URLSearchParams(token ? { access_token: token } : {});
+    if (!token) return Promise.resolve();
+    return fetch("/session", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      credentials: "same-origin",
+    })
+      .then((r) => {
+        if (r.ok) history.replaceState(null, "", location.pathname + location.search);
+        else console.error("the token was refused", r.status);
+      })
+      .catch(() => null);
   }
 
   function connect() {
-    const params = authParams();
-    fetch("/state" + (params.toString() ? `?${params}` : ""))
+    login()
+      .then(() => fetch("/state", { credentials: "same-origin" }))
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`/state: HTTP ${r.status}`))))
       .then((state) => {
         $("instance").textContent = state.instance || "—";
         const refsFirst = [...state.items].sort((a, b) => (a.stream === "reference" ? 0 : 1) - (b.stream === "reference" ? 0 : 1));
         for (const item of refsFirst) apply(item.stream, item.data, item.id);
-        params.set("last_event_id", state.last_event_id);
+        const params = new URLSearchParams({ last_event_id: state.last_event_id });
         open("/events?" + params);
       })
       .catch((err) => {
