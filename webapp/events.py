@@ -286,7 +286,7 @@ def parse_message(
     )
 
 
-_REFERENCE_KINDS = ("event", "product", "selection", "competitor")
+_REFERENCE_KINDS: tuple[str, ...] = catalog.REFERENCE_KINDS
 
 
 def _parse_reference(
@@ -312,7 +312,7 @@ def _parse_reference(
     event_id = values.get("event_id") or attributes.get("event_id")
     if isinstance(event_id, str) and event_id:
         keys["event_id"] = event_id
-    if kind in ("product", "selection") and isinstance(values.get("product_id"), str):
+    if kind in ("product", "selection", "leg") and isinstance(values.get("product_id"), str):
         keys["product_id"] = values["product_id"].lower()
     if kind == "event":
         keys["event_id"] = entity_id

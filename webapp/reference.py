@@ -17,11 +17,11 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from contract import ingress
+from contract import catalog, ingress
 
 __all__ = ["KINDS", "Entity", "ReferenceRegistry", "local_start", "race_label"]
 
-KINDS = ("event", "product", "selection", "competitor")
+KINDS: tuple[str, ...] = catalog.REFERENCE_KINDS
 LONDON = ZoneInfo("Europe/London")
 
 
@@ -34,9 +34,9 @@ class Entity:
 
 
 def normalise_id(kind: str, entity_id: str) -> str:
-    """Products and selections are UUIDs (compared lower-cased); race and runner ids are slugs."""
+    """Products, legs and selections are UUIDs (compared lower-cased); races, runners slugs."""
     entity_id = entity_id.strip()
-    return entity_id.lower() if kind in ("product", "selection") else entity_id
+    return entity_id.lower() if kind in ("product", "selection", "leg") else entity_id
 
 
 def local_start(scheduled_start: object) -> str | None:
@@ -108,8 +108,9 @@ class ReferenceRegistry:
                     out[name] = values[name]
             if values.get("name"):
                 out["product_name"] = values["name"]
-            event_id = event_id or values.get("event_id")
             ids = [e for e in values.get("event_ids") or () if isinstance(e, str)]
+            # The pipeline's product values list every leg's race (event_ids, in leg order).
+            event_id = event_id or values.get("event_id") or (ids[0] if ids else None)
             if ids:
                 out["event_ids"] = ids
         event = self.get("event", event_id)

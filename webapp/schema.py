@@ -62,44 +62,6 @@ CONTEXT = {
     "additionalProperties": True,
 }
 
-REFERENCE_VALUES: dict[str, dict[str, Any]] = {
-    "event": {
-        "event_id": {"type": "string"},
-        "name": {"type": "string"},
-        "venue": {"type": "string"},
-        "country": {"type": "string"},
-        "scheduled_start": _TIMESTAMP,
-        "status": {"type": "string"},
-    },
-    "product": {
-        "product_id": {"type": "string"},
-        "name": {"type": "string"},
-        "bet_type": {"type": "string"},
-        "selling_status": {"type": "string"},
-        "currency": {"type": "string"},
-        "event_id": {"type": "string"},
-        "event_ids": {"type": "array", "items": {"type": "string"}},
-        "leg_ids": {"type": "array", "items": {"type": "string"}},
-    },
-    "selection": {
-        "selection_id": {"type": "string"},
-        "product_id": {"type": "string"},
-        "leg_id": {"type": "string"},
-        "event_id": {"type": "string"},
-        "name": {"type": "string"},
-        "competitor_id": {"type": "string"},
-        "status": {"type": "string"},
-    },
-    "competitor": {
-        "competitor_id": {"type": "string"},
-        "event_id": {"type": "string"},
-        "name": {"type": "string"},
-        "entry_status": {"type": "string"},
-        "cloth_number": {"type": ["integer", "string"]},
-        "trap_number": {"type": ["integer", "string"]},
-    },
-}
-
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
     kind = schema["type"]
@@ -119,6 +81,8 @@ def _column(column: catalog.Column) -> dict[str, Any]:
         out = dict(_DECIMAL)
     elif column.bq_type == "BOOL":
         out = {"type": "boolean"}
+    elif column.bq_type == "INTEGER":
+        out = {"type": "integer"}
     elif column.bq_type == "TIMESTAMP":
         out = dict(_TIMESTAMP)
     else:
@@ -174,6 +138,14 @@ def _typed_event(stream: str, types: tuple[catalog.MessageType, ...]) -> dict[st
     }
 
 
+def reference_values() -> dict[str, dict[str, Any]]:
+    """Each reference kind's ``values`` properties, from ``catalog.REFERENCE_COLUMNS``."""
+    return {
+        kind: {c.name: _column(c) for c in catalog.REFERENCE_COLUMNS[kind]}
+        for kind in catalog.REFERENCE_KINDS
+    }
+
+
 def _reference_event() -> dict[str, Any]:
     variants = [
         {
@@ -183,7 +155,7 @@ def _reference_event() -> dict[str, Any]:
                 "values": {"type": "object", "properties": values, "additionalProperties": True},
             },
         }
-        for kind, values in REFERENCE_VALUES.items()
+        for kind, values in reference_values().items()
     ]
     return {
         "$schema": DRAFT,
@@ -194,7 +166,7 @@ def _reference_event() -> dict[str, Any]:
         "x-contract-version": CONTRACT_VERSION,
         "type": "object",
         "properties": {
-            "kind": {"enum": list(REFERENCE_VALUES)},
+            "kind": {"enum": list(catalog.REFERENCE_KINDS)},
             "id": {"type": "string"},
             "as_of": _TIMESTAMP,
             "values": {"type": "object"},
@@ -355,7 +327,7 @@ def typescript() -> str:
     ref_variants = [
         f'  | {{ kind: "{kind}"; id: string; as_of: string; '
         f"values: {_ts_type({'type': 'object', 'properties': values})}; context?: Context }}"
-        for kind, values in REFERENCE_VALUES.items()
+        for kind, values in reference_values().items()
     ]
     lines += ["/** Reference data: names of races, pools, selections, runners. */"]
     lines += ["export type ReferenceEvent =", *ref_variants]

@@ -44,10 +44,11 @@ export type BetLifecycleEvent =
 
 /** Reference data: names of races, pools, selections, runners. */
 export type ReferenceEvent =
-  | { kind: "event"; id: string; as_of: string; values: { event_id?: string; name?: string; venue?: string; country?: string; scheduled_start?: string; status?: string; [extra: string]: unknown }; context?: Context }
-  | { kind: "product"; id: string; as_of: string; values: { product_id?: string; name?: string; bet_type?: string; selling_status?: string; currency?: string; event_id?: string; event_ids?: Array<string>; leg_ids?: Array<string>; [extra: string]: unknown }; context?: Context }
-  | { kind: "selection"; id: string; as_of: string; values: { selection_id?: string; product_id?: string; leg_id?: string; event_id?: string; name?: string; competitor_id?: string; status?: string; [extra: string]: unknown }; context?: Context }
-  | { kind: "competitor"; id: string; as_of: string; values: { competitor_id?: string; event_id?: string; name?: string; entry_status?: string; cloth_number?: number | string; trap_number?: number | string; [extra: string]: unknown }; context?: Context };
+  | { kind: "event"; id: string; as_of: string; values: { event_id?: string | null; name?: string | null; venue?: string | null; country?: string | null; scheduled_start?: string | null; status?: string | null; [extra: string]: unknown }; context?: Context }
+  | { kind: "product"; id: string; as_of: string; values: { product_id?: string | null; name?: string | null; bet_type?: string | null; selling_status?: string | null; currency?: string | null; event_id?: string | null; event_ids?: Array<string>; leg_ids?: Array<string>; [extra: string]: unknown }; context?: Context }
+  | { kind: "leg"; id: string; as_of: string; values: { leg_id?: string | null; product_id?: string | null; leg_number?: number | null; event_id?: string | null; [extra: string]: unknown }; context?: Context }
+  | { kind: "selection"; id: string; as_of: string; values: { selection_id?: string | null; product_id?: string | null; leg_id?: string | null; event_id?: string | null; name?: string | null; competitor_id?: string | null; status?: string | null; [extra: string]: unknown }; context?: Context }
+  | { kind: "competitor"; id: string; as_of: string; values: { competitor_id?: string | null; event_id?: string | null; name?: string | null; entry_status?: string | null; cloth_number?: number | null; trap_number?: number | null; [extra: string]: unknown }; context?: Context };
 
 export interface ReplayGap { reason: "expired" | "unknown-id"; last_event_id: string; missed: number | null; oldest_available: string | null }
 

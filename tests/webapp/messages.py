@@ -80,13 +80,16 @@ def reference(
     values: dict,
     as_of: str = "2026-11-26T09:00:00.000Z",
     frame_id: str | None = None,
+    event_id: str | None = None,
 ) -> tuple[bytes, dict[str, str], str]:
-    """(data bytes, attributes, topic name) of one ``tote-reference`` message."""
+    """(data bytes, attributes, topic name) of one ``tote-reference`` message, shaped like
+    ``pipeline.records.reference_message``."""
     frame_id = frame_id or uuid.uuid4().hex
     body = {"kind": kind, "id": entity_id, "as_of": as_of, "values": values}
     attributes = {"kind": kind, "entity_id": entity_id, "frame_id": frame_id, "as_of": as_of}
-    if values.get("event_id"):
-        attributes["event_id"] = values["event_id"]
+    event_id = event_id or values.get("event_id")
+    if event_id:
+        attributes["event_id"] = event_id
     return json.dumps(body).encode(), attributes, "tote-reference"
 
 
@@ -148,10 +151,10 @@ def race_day(
                         "bet_type": bet_types[p % 8],
                         "selling_status": "OPEN",
                         "currency": "GBP",
-                        "event_id": event,
                         "event_ids": [event],
                         "leg_ids": [],
                     },
+                    event_id=event,
                 )
             )
             out.append(product_status("OPEN", product))

@@ -54,3 +54,13 @@ def test_an_older_version_never_replaces_a_newer_one() -> None:
     assert not ref.apply("event", RACE, 15, {"venue": "stale"})
     assert ref.get("event", RACE).values["venue"] == "Newcastle (AW)"  # type: ignore[union-attr]
     assert ref.get("product", PRODUCT.lower()) is not None  # UUIDs compare lower-cased
+
+
+def test_a_pool_without_event_id_takes_its_first_legs_race() -> None:
+    """The pipeline's product values carry ``event_ids`` (every leg's race, in order) only."""
+    ref = _registry()
+    ref.apply("product", "p2", 10, {"bet_type": "PLACEPOT", "event_ids": [RACE, "LATER-RACE"]})
+    context = ref.context({"product_id": "p2"})
+    assert context is not None and context["event_id"] == RACE
+    assert context["event_ids"] == [RACE, "LATER-RACE"]
+    assert context["label"] == "Newcastle 14:30 · PLACEPOT"
