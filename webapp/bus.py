@@ -52,6 +52,7 @@ class BusStats:
     epoch: str
     events_in: int
     late: int
+    unchanged_reference: int
     pending: int
     warming: bool
     events_out: int
@@ -208,6 +209,7 @@ class EventBus:
         self._events_out = 0
         self._duplicates = 0
         self._late = 0
+        self._unchanged_reference = 0
         self._dropped = 0
         self._clients_total = 0
         self._closed = False
@@ -293,19 +295,30 @@ class EventBus:
             self.state.apply(incoming, event)
             self.state.reference_changed(incoming.message_type, entity_id)
 
-    def _release(self, incoming: Incoming) -> Event:
+    def _release(self, incoming: Incoming) -> Event | None:
         ring = self._ring
+        reference_kept = False
+        if incoming.stream == REFERENCE_STREAM:
+            values = incoming.message.get("values") or {}
+            entity_id = str(incoming.message.get("id"))
+            current = self.reference.get(incoming.message_type, entity_id)
+            if (
+                current is not None
+                and current.values == values
+                and current.as_of_ms <= incoming.as_of_ms
+            ):
+                # Every sweep republishes every name: only a change is news for the stream.
+                self.reference.apply(incoming.message_type, entity_id, incoming.as_of_ms, values)
+                self._unchanged_reference += 1
+                return None
+            reference_kept = self.reference.apply(
+                incoming.message_type, entity_id, incoming.as_of_ms, values
+            )
         late = self._released_max is not None and incoming.key < self._released_max
         if late:
             self._late += 1
         else:
             self._released_max = incoming.key
-        reference_kept = False
-        if incoming.stream == REFERENCE_STREAM:
-            values = incoming.message.get("values") or {}
-            reference_kept = self.reference.apply(
-                incoming.message_type, str(incoming.message.get("id")), incoming.as_of_ms, values
-            )
         event = make_event(
             incoming, ring.head + 1, self.reference.context(incoming.keys), late=late
         )
@@ -487,6 +500,7 @@ class EventBus:
                 epoch=self.epoch,
                 events_in=self._events_in,
                 late=self._late,
+                unchanged_reference=self._unchanged_reference,
                 pending=len(self._pending),
                 warming=self._warming,
                 events_out=self._events_out + sum(c.sent for c in self._clients.values()),

@@ -81,6 +81,7 @@ def status() -> Response | tuple[Response, int]:
             "out": stats.events_out,
             "duplicates": stats.duplicates,
             "late": stats.late,
+            "unchanged_reference": stats.unchanged_reference,
             "held": stats.pending,
             "rejected": sum(s.rejected for s in subscriber.states) if subscriber else 0,
         },

@@ -118,3 +118,19 @@ def test_an_empty_snapshot_resumes_with_every_later_event_even_old_stamped_ones(
     client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
     assert [e.id for e in client.take()] == [pool.id]  # type: ignore[union-attr]
     assert EventBus(history_from_ms=10**13).plan(resume).gap is not None  # history too short
+
+
+def test_a_reference_republished_unchanged_is_not_streamed_again() -> None:
+    bus = EventBus()
+    values = {"bet_type": "WIN", "event_ids": [EVENT]}
+    first = bus.publish(parse_message(*reference("product", PRODUCT, values)))
+    again = parse_message(*reference("product", PRODUCT, values, as_of="2026-11-26T10:00:00.000Z"))
+    assert first is not None and bus.publish(again) is None  # another sweep, same names
+    changed = parse_message(
+        *reference(
+            "product", PRODUCT, {**values, "bet_type": "PLACE"}, as_of="2026-11-26T11:00:00.000Z"
+        )
+    )
+    assert bus.publish(changed) is not None
+    stats = bus.stats()
+    assert stats.unchanged_reference == 1 and stats.events_in == 2
