@@ -80,8 +80,12 @@ def bench_state(races: int, pools: int, runners: int, requests: int) -> bool:
         )
         changes = iter(range(10**9))
 
-        def change() -> None:  # a new pool total between requests: no cached answer
-            runtime.bus.publish(parse_message(*pool_total(f"{next(changes)}.5")))
+        def change() -> None:  # a newer pool total between requests: no cached answer
+            n = next(changes)
+            stamp = f"2026-11-27T00:{n // 60000 % 60:02d}:{n // 1000 % 60:02d}.{n % 1000:03d}Z"
+            version = runtime.bus.state.version
+            runtime.bus.publish(parse_message(*pool_total(f"{n}.5", received_at=stamp)))
+            assert runtime.bus.state.version > version  # the state did change
 
         cases = (
             ("all, state unchanged (cached)", base, None),
