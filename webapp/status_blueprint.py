@@ -31,7 +31,12 @@ def health() -> tuple[Response, int]:
     if rt.ready:
         return jsonify(status="ok"), 200
     state = "stopping" if rt.bus.closed else "starting"
-    return jsonify(status=state, detail="not every typed topic is subscribed yet"), 503
+    detail = (
+        "replaying the subscription window (warm-up)"
+        if rt.bus.warming and not rt.bus.closed
+        else "not every topic is subscribed yet"
+    )
+    return jsonify(status=state, detail=detail), 503
 
 
 @bp.get("/healthz")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import jsonschema
+import pytest
 from flask import Flask
 
 from tests.webapp.conftest import inject
@@ -97,3 +98,25 @@ def test_state_needs_a_token_when_access_control_is_on(make_app: Callable[..., F
     assert client.get("/state", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     open_market = make_app(market_data_open=True).test_client()
     assert open_market.get("/state").status_code == 200
+
+
+def test_a_warming_instance_is_not_ready_and_serves_no_state(
+    make_app: Callable[..., Flask], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from webapp.bus import EventBus
+
+    app = make_app()
+    runtime = app.extensions["tote"]
+    warming = EventBus(warming=True)
+
+    class Subscriber:  # what the Pub/Sub shell reports while it replays its window
+        ready = False
+        states: list = []
+
+    monkeypatch.setattr(runtime, "bus", warming)
+    monkeypatch.setattr(runtime, "subscriber", Subscriber())
+    client = app.test_client()
+    health = client.get("/health")
+    assert health.status_code == 503 and "warm-up" in health.json["detail"]
+    state = client.get("/state")
+    assert state.status_code == 503 and "warming up" in state.json["error"]
