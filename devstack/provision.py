@@ -19,10 +19,10 @@ __all__ = ["all_topics", "ensure_subscription", "ensure_topics", "provision_pubs
 
 
 WEBAPP_TOPIC_RETENTION = timedelta(hours=1)
-"""Kept by the typed and reference topics (as in Terraform), so a new web app instance can seek
-its subscriptions back over its replay window (``WEBAPP_REPLAY_WINDOW_MINUTES``).  Only those:
-the emulator hands a retained topic's whole history to every *new* subscription (real Pub/Sub
-does not), which other topics' tests do not expect."""
+"""What the typed and reference topics keep in Terraform, so a new web app instance can seek
+its subscriptions back over its replay window (``WEBAPP_REPLAY_WINDOW_MINUTES``).  Only on
+request here: the emulator hands a retained topic's whole history to every *new* subscription
+(real Pub/Sub does not)."""
 
 
 def all_topics() -> list[str]:
@@ -67,10 +67,20 @@ def ensure_subscription(
 
 
 def provision_pubsub(
-    project: str, ingress_subscription: str = catalog.INGRESS_SUBSCRIPTION
+    project: str,
+    ingress_subscription: str = catalog.INGRESS_SUBSCRIPTION,
+    *,
+    webapp_retention: bool = False,
 ) -> None:
-    """All topics plus the pipeline's ingress subscription."""
-    webapp_topics = [*(t.name for t in catalog.TOPICS), catalog.REFERENCE_TOPIC]
-    ensure_topics(project, webapp_topics, retention=WEBAPP_TOPIC_RETENTION)
-    ensure_topics(project, [t for t in all_topics() if t not in webapp_topics])
+    """All topics plus the pipeline's ingress subscription.
+
+    ``webapp_retention``: the typed and reference topics keep ``WEBAPP_TOPIC_RETENTION`` (as in
+    Terraform), so a restarted web app replays its window (``make run``).  Off by default: on
+    the emulator a retained topic hands its whole history to every new subscription, which tests
+    that share a project and subscribe after publishing do not expect.
+    """
+    if webapp_retention:
+        webapp_topics = [*(t.name for t in catalog.TOPICS), catalog.REFERENCE_TOPIC]
+        ensure_topics(project, webapp_topics, retention=WEBAPP_TOPIC_RETENTION)
+    ensure_topics(project, all_topics())
     ensure_subscription(project, catalog.INGRESS_TOPIC, ingress_subscription)
