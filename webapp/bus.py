@@ -34,7 +34,15 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webapp.events import ORIGIN_FRAME, REFERENCE_STREAM, Event, EventKey, Incoming, make_event
+from webapp.events import (
+    ORIGIN_FRAME,
+    REFERENCE_STREAM,
+    Event,
+    EventKey,
+    Incoming,
+    make_event,
+    new_epoch,
+)
 from webapp.filters import EventFilter
 from webapp.percentiles import Window
 from webapp.reference import ReferenceRegistry
@@ -179,7 +187,7 @@ class EventBus:
         client_queue = buffer_size if client_queue is None else client_queue
         if client_queue > buffer_size:
             raise ValueError("client_queue cannot exceed buffer_size")
-        self.epoch = epoch or _instance_name()
+        self.epoch = epoch or new_epoch()
         """This instance's name (``/status``); event ids do not depend on it."""
         self.client_queue = client_queue
         self.write_timeout = write_timeout
@@ -515,14 +523,3 @@ class EventBus:
                 oldest_at=oldest.at if oldest else None,
                 newest_at=newest.at if newest else None,
             )
-
-
-def _instance_name(now: float | None = None) -> str:
-    """A short, practically unique name for this instance's lifetime (ms since 1970, base 36)."""
-    ms = int((time.time() if now is None else now) * 1000)
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while ms:
-        ms, rem = divmod(ms, 36)
-        out = digits[rem] + out
-    return out or "0"

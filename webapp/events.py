@@ -33,6 +33,7 @@ from webapp import sse
 
 __all__ = [
     "FILTER_KEYS",
+    "ORIGIN_FRAME",
     "REFERENCE_STREAM",
     "REFERENCE_TOPIC",
     "Event",
@@ -40,6 +41,8 @@ __all__ = [
     "Incoming",
     "MessageError",
     "encode_body",
+    "make_event",
+    "new_epoch",
     "parse_message",
     "stream_for_topic",
 ]
@@ -76,6 +79,20 @@ def stream_for_topic(topic: str, prefix: str = "") -> str:
         return _STREAM_BY_TOPIC[name]
     except KeyError:
         raise MessageError(f"{topic!r} is not one of the catalog's typed topics") from None
+
+
+def new_epoch(now: float | None = None) -> str:
+    """A short, practically unique name for this instance's lifetime (ms since 1970, base 36).
+
+    It names the instance (``/status``, its subscriptions), never an event.
+    """
+    ms = int((time.time() if now is None else now) * 1000)
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while ms:
+        ms, rem = divmod(ms, 36)
+        out = digits[rem] + out
+    return out or "0"
 
 
 class EventKey(NamedTuple):

@@ -174,3 +174,9 @@ def test_released_event_carries_a_ready_sse_frame_with_its_data_id() -> None:
     assert event.id == incoming.id and event.seq == 3
     assert event.frame.startswith(f"id: {event.id}\nevent: pool-total\ndata: {{".encode())
     assert event.frame.endswith(b"}\n\n")
+
+
+def test_instance_names_differ_over_time_and_are_base36() -> None:
+    from webapp.events import new_epoch
+
+    assert new_epoch(1.0) != new_epoch(2.0) and new_epoch(1_700_000_000.0).isalnum()
