@@ -94,6 +94,67 @@ def _column(column: catalog.Column) -> dict[str, Any]:
     return out if column.required else _nullable(out)
 
 
+_EXAMPLE_IDS = {
+    "product_id": "3f1c6a9e-0b4d-4c1e-9a57-2d6f4f1b7c10",
+    "event_id": "HORSERACING-NEWCASTLE-GB-2026-11-26-1430",
+    "selection_id": "b7e1c3d5-2222-4333-8444-a55566667777",
+    "leg_id": "a2b4c6d8-1111-4222-8333-944455556666",
+    "competitor_id": "HORSERACING-NEWCASTLE-GB-2026-11-26-1430-SEA-THE-STARS",
+    "bet_id": "0f3a5c7e9b1d2f4a6c8e0a2b4d6f8a1c",
+}
+_EXAMPLE_TIME = "2026-11-26T14:03:07.123Z"
+EXAMPLE_ID = "1795701787123-9f86d081884c7d659a2feaa0c55ad015-cf2b73fe"
+EXAMPLE_CONTEXT = {
+    "event_id": _EXAMPLE_IDS["event_id"],
+    "event_ids": [_EXAMPLE_IDS["event_id"]],
+    "venue": "Newcastle",
+    "country": "GB",
+    "scheduled_start": "2026-11-26T14:30:00Z",
+    "event_name": "Novice Stakes",
+    "bet_type": "WIN",
+    "currency": "GBP",
+    "label": "Newcastle 14:30 · WIN",
+}
+
+
+def _example(column: catalog.Column) -> Any:
+    """A plausible value of ``column`` (the schemas' examples; the tests validate them)."""
+    if column.mode == "REPEATED":
+        if column.bq_type == "RECORD":
+            return [{f.name: _example(f) for f in column.fields}]
+        return [_EXAMPLE_IDS.get(column.name.removesuffix("s"), "x")]
+    if column.name in _EXAMPLE_IDS:
+        return _EXAMPLE_IDS[column.name]
+    by_type: dict[str, Any] = {
+        "NUMERIC": "1234.50",
+        "BOOL": False,
+        "INTEGER": 3,
+        "TIMESTAMP": _EXAMPLE_TIME,
+    }
+    if column.bq_type in by_type:
+        return by_type[column.bq_type]
+    if column.kind is catalog.Kind.ENUM or column.name.endswith("status"):
+        return "OPEN"
+    return {"currency": "GBP", "finishing_position": "1", "name": "Sea The Stars"}.get(
+        column.name, "Example"
+    )
+
+
+def _typed_example(spec: catalog.MessageType) -> dict[str, Any]:
+    data = {c.name: _example(c) for c in spec.columns}
+    return {
+        "message_type": spec.name,
+        "frame_id": "9f86d081884c7d659a2feaa0c55ad015",
+        "received_at": _EXAMPLE_TIME,
+        "source": "subscription",
+        "as_of": _EXAMPLE_TIME,
+        "key": "|".join([spec.name, *(str(data[k]) for k in spec.key_columns)]),
+        "data": data,
+        "payload": {"note": "the Tote message exactly as received"},
+        "context": EXAMPLE_CONTEXT,
+    }
+
+
 def _typed_event(stream: str, types: tuple[catalog.MessageType, ...]) -> dict[str, Any]:
     variants = []
     for spec in types:
@@ -135,6 +196,7 @@ def _typed_event(stream: str, types: tuple[catalog.MessageType, ...]) -> dict[st
         "required": ["message_type", "frame_id", "received_at", "data"],
         "additionalProperties": True,
         "oneOf": variants,
+        "examples": [_typed_example(spec) for spec in types],
     }
 
 
@@ -175,6 +237,15 @@ def _reference_event() -> dict[str, Any]:
         "required": ["kind", "id", "as_of", "values"],
         "additionalProperties": True,
         "oneOf": variants,
+        "examples": [
+            {
+                "kind": kind,
+                "id": _EXAMPLE_IDS[f"{kind}_id"],
+                "as_of": _EXAMPLE_TIME,
+                "values": {c.name: _example(c) for c in catalog.REFERENCE_COLUMNS[kind]},
+            }
+            for kind in catalog.REFERENCE_KINDS
+        ],
     }
 
 
@@ -195,6 +266,14 @@ def _gap_event() -> dict[str, Any]:
         },
         "required": ["reason", "last_event_id", "missed", "oldest_available"],
         "additionalProperties": False,
+        "examples": [
+            {
+                "reason": "expired",
+                "last_event_id": EXAMPLE_ID,
+                "missed": None,
+                "oldest_available": EXAMPLE_ID,
+            }
+        ],
     }
 
 
@@ -246,6 +325,22 @@ def _state(event_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
         },
         "required": ["version", "instance", "generated_at", "last_event_id", "count", "items"],
         "$defs": defs,
+        "examples": [
+            {
+                "version": CONTRACT_VERSION,
+                "instance": "mx304oci",
+                "generated_at": "2026-11-26T14:03:08Z",
+                "last_event_id": EXAMPLE_ID,
+                "count": 1,
+                "items": [
+                    {
+                        "id": EXAMPLE_ID,
+                        "stream": "pool-total",
+                        "data": _typed_example(catalog.by_name("PoolTotalChanged")),  # type: ignore[arg-type]
+                    }
+                ],
+            }
+        ],
     }
 
 

@@ -58,3 +58,11 @@ def test_a_payload_breaking_the_contract_is_caught() -> None:
     data, _, _ = typed_message("PoolTotalChanged", {"product_id": None})
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(json.loads(data), _load("pool-total.json"))
+
+
+def test_every_schema_has_examples_that_validate() -> None:
+    for name in [*schema.streams(), "replay-gap", "state"]:
+        document = _load(f"{name}.json")
+        assert document["examples"], name
+        for example in document["examples"]:
+            jsonschema.validate(example, document)
