@@ -117,11 +117,18 @@ EXAMPLE_CONTEXT = {
 }
 
 
+_RECORD_EXAMPLES: dict[str, dict[str, Any]] = {
+    "dividends": {"name": "Base", "type": "POOL", "status": "PROVISIONAL"},
+    "competitor_results": {"status": "FINISHED"},
+}
+
+
 def _example(column: catalog.Column) -> Any:
     """A plausible value of ``column`` (the schemas' examples; the tests validate them)."""
     if column.mode == "REPEATED":
         if column.bq_type == "RECORD":
-            return [{f.name: _example(f) for f in column.fields}]
+            fixed = _RECORD_EXAMPLES.get(column.name, {})
+            return [{f.name: fixed.get(f.name, _example(f)) for f in column.fields}]
         return [_EXAMPLE_IDS.get(column.name.removesuffix("s"), "x")]
     if column.name in _EXAMPLE_IDS:
         return _EXAMPLE_IDS[column.name]
