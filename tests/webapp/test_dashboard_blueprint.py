@@ -126,8 +126,8 @@ def test_dashboard_shows_live_pool_updates(
         )
         page.wait_for(f"{card}.querySelector('.dividends').textContent.includes('£12.40')")
         page.wait_for(f"{card}.querySelector('.pool-foot').textContent.includes('1 unavailable')")
-        for second, amount in enumerate(("7140.25", "7391", "7800.5"), start=8):
-            publish(pool_total(amount, received_at=f"2026-11-26T14:03:{second:02d}.000Z"))
+        for seconds, amount in enumerate(("7140.25", "7391", "7800.5"), start=8):
+            publish(pool_total(amount, received_at=f"2026-11-26T14:03:{seconds:02d}.000Z"))
         page.wait_for(f"{card}.querySelector('svg.spark').dataset.points === '5'")
         # Pub/Sub may deliver out of order: an older total joins the chart but is not shown.
         publish(pool_total("5000", received_at="2026-11-26T14:01:00.000Z"))
@@ -169,3 +169,15 @@ def test_dashboard_shows_live_pool_updates(
         assert page.evaluate("document.querySelectorAll('.pool').length") == 2
         assert page.evaluate(f"{race}.querySelector('.results').children.length") == 2
         page.screenshot(logs_dir / "dashboard-from-state.png")
+
+        # The page's selectors apply to /state and the stream: one race's WIN pool only.
+        page.navigate(app.url(f"/?event_id={EVENT}&bet_type=WIN"))
+        page.wait_for("document.querySelector('#connection').classList.contains('live')")
+        page.wait_for(f"{card} && {card}.querySelector('.pool-gross').textContent === '£8,000.00'")
+        assert page.evaluate("document.querySelectorAll('.pool').length") == 1
+        # The other pool's update is released first (earlier id), so once the later one shows,
+        # the stream has passed it: it was filtered out, not just not yet arrived.
+        publish(pool_total("1", product_id=second, received_at="2026-11-26T14:05:59.000Z"))
+        publish(pool_total("9000", received_at="2026-11-26T14:06:00.000Z"))
+        page.wait_for(f"{card}.querySelector('.pool-gross').textContent === '£9,000.00'")
+        assert page.evaluate("document.querySelectorAll('.pool').length") == 1

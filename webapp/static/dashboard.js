@@ -415,16 +415,28 @@
       .catch(() => null);
   }
 
+  /** The page's own selectors (/?event_id=...&venue=...&bet_type=...) apply to /state and /events. */
+  function selectors() {
+    const page = new URLSearchParams(location.search);
+    const out = new URLSearchParams();
+    for (const key of ["types", "product_id", "event_id", "venue", "bet_type"]) {
+      for (const value of page.getAll(key)) out.append(key, value);
+    }
+    return out;
+  }
+
   function connect() {
+    const filters = selectors();
+    const query = filters.toString() ? `?${filters}` : "";
     login()
-      .then(() => fetch("/state", { credentials: "same-origin" }))
+      .then(() => fetch("/state" + query, { credentials: "same-origin" }))
       .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`/state: HTTP ${r.status}`))))
       .then((state) => {
         $("instance").textContent = state.instance || "—";
         const refsFirst = [...state.items].sort((a, b) => (a.stream === "reference" ? 0 : 1) - (b.stream === "reference" ? 0 : 1));
         for (const item of refsFirst) apply(item.stream, item.data, item.id);
-        const params = new URLSearchParams({ last_event_id: state.last_event_id });
-        open("/events?" + params);
+        filters.set("last_event_id", state.last_event_id);
+        open("/events?" + filters);
       })
       .catch((err) => {
         console.warn("cannot load the state, retrying", err);
