@@ -12,6 +12,7 @@ Google OIDC token; locally a shared ``CONTROL_TOKEN`` bearer works.  ``GET`` end
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Flask, jsonify, request
@@ -23,12 +24,15 @@ from connector.logs import Redactor, configure_logging
 from connector.service import ConnectorService
 from connector.settings import Settings
 
-__all__ = ["create_app", "shutdown_services"]
+__all__ = ["begin_shutdown", "create_app", "finish_shutdown", "shutdown_services"]
 
 log = logging.getLogger(__name__)
 
 _SERVICES: list[ConnectorService] = []
-"""Services created in this process, for the gunicorn ``worker_exit`` hook."""
+"""Services created in this process, for the gunicorn SIGTERM / ``worker_exit`` hooks."""
+
+_shutdown_lock = threading.Lock()
+_shutdown_thread: threading.Thread | None = None
 
 
 def shutdown_services() -> None:
@@ -39,6 +43,30 @@ def shutdown_services() -> None:
             service.shutdown()
         except Exception:
             log.exception("shutdown failed")
+
+
+def begin_shutdown() -> threading.Thread:
+    """Start ``shutdown_services`` on a thread now (idempotent); returns that thread.
+
+    Called from the SIGTERM handler so closing the socket and flushing start the moment Cloud
+    Run asks, in parallel with gunicorn draining HTTP connections (which an idle client could
+    otherwise stretch to the whole grace period, leaving no time to flush).
+    """
+    global _shutdown_thread
+    with _shutdown_lock:
+        if _shutdown_thread is None:
+            _shutdown_thread = threading.Thread(
+                target=shutdown_services, name="connector-shutdown", daemon=True
+            )
+            _shutdown_thread.start()
+        return _shutdown_thread
+
+
+def finish_shutdown(timeout: float) -> bool:
+    """Start the shutdown if needed and wait for it (``worker_exit``); ``False`` if late."""
+    thread = begin_shutdown()
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 def _audiences(settings: Settings) -> list[str]:

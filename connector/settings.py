@@ -44,6 +44,8 @@ class Settings:
     allowed_invokers: tuple[str, ...] = ()
     oidc_audience: str = ""
     watchdog_seconds: float = 30.0
+    watchdog_keepalives: float = 3.0
+    client_ping_seconds: float = 5.0
     ack_timeout_seconds: float = 10.0
     backoff_base_seconds: float = 0.5
     backoff_cap_seconds: float = 60.0
@@ -57,7 +59,9 @@ class Settings:
     batch_max_messages: int = 1000
     publish_workers: int = 2
     backpressure_seconds: float = 5.0
-    flush_timeout_seconds: float = 20.0
+    flush_timeout_seconds: float = 7.0
+    dead_letter_path: str = "/tmp/tote-connector/dead-letters.jsonl"
+    publish_timeout_seconds: float = 10.0
     user_agent: str = "tote-realtime-connector/0.1"
     log_level: str = "INFO"
 
@@ -84,6 +88,8 @@ class Settings:
             allowed_invokers=tuple(e.lower() for e in _list(env, "ALLOWED_INVOKERS")),
             oidc_audience=env.get("OIDC_AUDIENCE", "").strip(),
             watchdog_seconds=_float(env, "WATCHDOG_SECONDS", 30.0, minimum=0.1),
+            watchdog_keepalives=_float(env, "WATCHDOG_KEEPALIVES", 3.0, minimum=1.0),
+            client_ping_seconds=_float(env, "CLIENT_PING_SECONDS", 5.0, minimum=0.0),
             ack_timeout_seconds=_float(env, "ACK_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             backoff_base_seconds=_float(env, "BACKOFF_BASE_SECONDS", 0.5, minimum=0.0),
             backoff_cap_seconds=_float(env, "BACKOFF_CAP_SECONDS", 60.0, minimum=0.0),
@@ -97,7 +103,10 @@ class Settings:
             batch_max_messages=_int(env, "PUBLISH_BATCH_MAX_MESSAGES", 1000, minimum=1),
             publish_workers=_int(env, "PUBLISH_WORKERS", 2, minimum=1),
             backpressure_seconds=_float(env, "BACKPRESSURE_SECONDS", 5.0),
-            flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 20.0),
+            flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 7.0),
+            dead_letter_path=env.get("DEAD_LETTER_PATH", "").strip()
+            or "/tmp/tote-connector/dead-letters.jsonl",
+            publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )
 
