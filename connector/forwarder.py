@@ -216,6 +216,7 @@ class Forwarder:
         record and was logged with its ids).  Publisher threads blocked in a request are not
         waited for beyond a moment: they are daemons and their frames are already recorded.
         """
+        deadline = time.monotonic() + timeout
         flushed = self.flush(timeout)
         if not flushed:
             evicted = self.evict("not published before shutdown")
@@ -230,8 +231,8 @@ class Forwarder:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        for thread in self._threads:
-            thread.join(0.5)
+        for thread in self._threads:  # idle threads end at once; one hung in a request is left
+            thread.join(max(0.0, min(0.5, deadline - time.monotonic())))
         with self._capture_lock:
             if self._capture is not None:
                 self._capture.close()

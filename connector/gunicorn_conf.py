@@ -5,7 +5,7 @@ One worker: the Tote websocket and its frame buffer belong to one process.  A fe
 
 Shutdown fits Cloud Run's 10 s between SIGTERM and SIGKILL: the worker's SIGTERM handler starts
 the connector's shutdown at once (close the socket, flush with the ``FLUSH_TIMEOUT_SECONDS``
-deadline, 7 s by default; the rest goes to the dead-letter record) while gunicorn drains HTTP
+deadline, 6 s by default; the rest goes to the dead-letter record) while gunicorn drains HTTP
 connections, and ``worker_exit`` waits for it.  ``graceful_timeout`` (9 s) is when gunicorn's
 master would SIGKILL the worker: above the flush deadline, below Cloud Run's 10 s.
 """

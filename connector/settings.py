@@ -59,7 +59,7 @@ class Settings:
     batch_max_messages: int = 1000
     publish_workers: int = 2
     backpressure_seconds: float = 5.0
-    flush_timeout_seconds: float = 7.0
+    flush_timeout_seconds: float = 6.0
     dead_letter_path: str = "/tmp/tote-connector/dead-letters.jsonl"
     publish_timeout_seconds: float = 10.0
     user_agent: str = "tote-realtime-connector/0.1"
@@ -103,7 +103,7 @@ class Settings:
             batch_max_messages=_int(env, "PUBLISH_BATCH_MAX_MESSAGES", 1000, minimum=1),
             publish_workers=_int(env, "PUBLISH_WORKERS", 2, minimum=1),
             backpressure_seconds=_float(env, "BACKPRESSURE_SECONDS", 5.0),
-            flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 7.0),
+            flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 6.0),
             dead_letter_path=env.get("DEAD_LETTER_PATH", "").strip()
             or "/tmp/tote-connector/dead-letters.jsonl",
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0, minimum=0.1),

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import sys
+import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -13,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from connector.deadletters import read_dead_letters
 from devstack.processes import ManagedProcess, free_port, wait_for_http
 
 from .conftest import API_KEY, Ingress, SimulatorProcess, wait_until
@@ -81,3 +86,90 @@ def test_sigterm_closes_the_socket_and_flushes_every_received_frame(
     assert "connector shut down" in text
     assert API_KEY not in text and TOKEN not in text
     wait_until(lambda: sim.stats()["connections"] == 0, 10, "socket closed")
+
+
+class Blackhole:
+    """A TCP port that accepts connections and never answers: a stalled Pub/Sub."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)  # held open, never read, never answered
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+@pytest.mark.parametrize("pubsub", ["stalled", "unreachable"])
+@pytest.mark.parametrize("how", ["SIGTERM", "POST /stop"])
+def test_stop_ends_within_its_deadline_and_records_what_pubsub_did_not_take(
+    start_simulator: Callable[..., SimulatorProcess], tmp_path: Path, pubsub: str, how: str
+) -> None:
+    sim = start_simulator("--rate", "500")
+    blackhole = Blackhole() if pubsub == "stalled" else None
+    pubsub_port = blackhole.port if blackhole else free_port()  # nothing listens on a free port
+    port = free_port()
+    record = tmp_path / "dead-letters.jsonl"
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "TOTE_SUBSCRIPTIONS_URL": sim.url,
+        "TOTE_API_KEY": API_KEY,
+        "GOOGLE_CLOUD_PROJECT": "tote-test",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
+        "CONTROL_TOKEN": TOKEN,
+        "DEAD_LETTER_PATH": str(record),
+        "AUTOSTART": "true",
+        "AUTOSTART_WINDOW": "00:00-24:00",
+    }
+    log = tmp_path / "connector.log"
+    proc = ManagedProcess("connector", [sys.executable, "-m", "connector"], log_path=log, env=env)
+    proc.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/health", timeout=60, alive=proc.alive)
+        received = wait_until(
+            lambda: (
+                http("GET", f"{base}/status")[1]["frames_received_total"] >= 300
+                and http("GET", f"{base}/status")[1]["frames_received_total"]
+            ),
+            60,
+            "frames flowing",
+        )
+        assert http("GET", f"{base}/status")[1]["published"] == 0  # Pub/Sub takes nothing
+        started = time.monotonic()
+        if how == "SIGTERM":
+            proc.signal(signal.SIGTERM)
+            assert proc.proc is not None
+            assert proc.proc.wait(30) == 0
+        else:
+            status, body = http("POST", f"{base}/stop", TOKEN)
+            assert status == 200 and body["stopped"] is True and body["buffered"] == 0
+        took = time.monotonic() - started
+    finally:
+        proc.stop()
+        if blackhole:
+            blackhole.close()
+    print(f"{how} with Pub/Sub {pubsub}: done in {took:.2f}s")
+    recorded = read_dead_letters(record)
+    ids = [r["frame_id"] for r in recorded]
+    assert len(ids) == len(set(ids)) >= received  # every frame received, each once
+    sent = {line["frame"].encode() for line in sim.recorded()}
+    assert all(r["data"] in sent for r in recorded)
+    reasons = {r["reason"] for r in recorded}
+    assert reasons <= {"not acknowledged by Pub/Sub before the stop deadline"}, reasons
+    text = log.read_text()
+    assert "written to the dead-letter record" in text
+    if how == "SIGTERM":
+        assert "connector shut down in" in text
