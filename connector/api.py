@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from connector.auth import Authorizer, Verifier
 from connector.forwarder import BatchPublisher
 from connector.logs import Redactor, configure_logging
+from connector.queryparams import ParamError, parse_bounded_int
 from connector.service import ConnectorService
 from connector.settings import Settings
 
@@ -127,10 +128,13 @@ def create_app(
 
     @app.get("/status")
     def status() -> Any:
-        raw = request.args.get("latency_window", "10000")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-            return error(400, "latency_window must be an integer between 1 and 1000000")
-        return jsonify(redact.value(service.status_dict(int(raw))))
+        try:
+            window = parse_bounded_int(
+                request.args.get("latency_window"), "latency_window", 10_000, 1, 1_000_000
+            )
+        except ParamError as exc:
+            return error(400, str(exc))
+        return jsonify(redact.value(service.status_dict(window)))
 
     @app.post("/start")
     def start() -> Any:

@@ -177,7 +177,7 @@ def test_start_and_stop_are_idempotent_and_the_key_never_leaks(
 def test_status_rejects_a_bad_latency_window(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client()
     assert client.get("/status?latency_window=500").status_code == 200
-    for bad in ("0", "-1", "lots", "99999999"):
+    for bad in ("0", "-1", "lots", "99999999", "%C2%B2", "%D9%A3", "1_0"):
         resp = client.get(f"/status?latency_window={bad}")
         assert resp.status_code == 400 and "latency_window" in resp.json["error"]
 
