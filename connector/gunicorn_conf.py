@@ -1,7 +1,8 @@
 """gunicorn settings for the control API (Cloud Run ready).
 
-One worker: the Tote websocket and its frame buffer belong to one process.  A few threads serve
-``/status`` while ``/stop`` waits for the flush.
+One worker: the Tote websocket and its frame buffer belong to one process.  Its threads serve
+``/status`` while ``/stop`` waits for the flush; the worker class bounds every request read so
+clients sending half a request (or nothing) cannot hold them (``connector.gunicorn_worker``).
 
 Shutdown fits Cloud Run's 10 s between SIGTERM and SIGKILL: the worker's SIGTERM handler starts
 the connector's shutdown at once (close the socket, flush with the ``FLUSH_TIMEOUT_SECONDS``
@@ -17,8 +18,10 @@ import signal
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 workers = 1
-threads = 4
-worker_class = "gthread"
+threads = 32
+# gthread, but a client that sends half a request cannot hold a thread (connector.gunicorn_worker)
+worker_class = "connector.gunicorn_worker.BoundedThreadWorker"
+keepalive = 0  # one request per connection: each one's reads are bounded from its first byte
 timeout = 0  # the worker's main thread is not blocked by the client thread; never kill it
 graceful_timeout = 9
 accesslog = None

@@ -173,3 +173,39 @@ def test_stop_ends_within_its_deadline_and_records_what_pubsub_did_not_take(
     assert "written to the dead-letter record" in text
     if how == "SIGTERM":
         assert "connector shut down in" in text
+
+
+def test_health_answers_while_clients_hold_half_sent_requests_and_idle_sockets(
+    tmp_path: Path,
+) -> None:
+    """More half-sent requests than gunicorn used to have threads, plus idle connections."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "GOOGLE_CLOUD_PROJECT": "tote-test",
+        "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{free_port()}",  # not needed here
+    }
+    proc = ManagedProcess(
+        "connector", [sys.executable, "-m", "connector"], log_path=tmp_path / "c.log", env=env
+    )
+    proc.start()
+    held: list[socket.socket] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/health", timeout=60, alive=proc.alive)
+        for i in range(48):
+            sock = socket.create_connection(("127.0.0.1", port))
+            if i % 3 == 0:
+                sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")  # headers never finished
+            elif i % 3 == 1:
+                sock.sendall(b"POST /stop HTTP/1.1\r\nHost: x\r\nContent-Length: 99\r\n\r\n{")
+            held.append(sock)  # i % 3 == 2: connected, silent
+        for _ in range(3):
+            status, body = http("GET", f"{base}/health")
+            assert status == 200 and body["status"] == "ok"
+    finally:
+        for sock in held:
+            sock.close()
+        proc.stop()
