@@ -19,6 +19,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.auth import Authorizer, Verifier
+from connector.autostart import Autostart
 from connector.forwarder import BatchPublisher
 from connector.logs import Redactor, configure_logging
 from connector.queryparams import ParamError, parse_bounded_int
@@ -32,12 +33,17 @@ log = logging.getLogger(__name__)
 _SERVICES: list[ConnectorService] = []
 """Services created in this process, for the gunicorn SIGTERM / ``worker_exit`` hooks."""
 
+_AUTOSTARTS: list[Autostart] = []
+"""Racing-window watchers of this process (``AUTOSTART``), closed before the services stop."""
+
 _shutdown_lock = threading.Lock()
 _shutdown_thread: threading.Thread | None = None
 
 
 def shutdown_services() -> None:
     """Stop every service of this process: close sockets, flush frames (SIGTERM path)."""
+    while _AUTOSTARTS:
+        _AUTOSTARTS.pop().close()
     while _SERVICES:
         service = _SERVICES.pop()
         try:
@@ -166,7 +172,9 @@ def create_app(
         return jsonify(message_id=message_id, topic=settings.ingress_topic)
 
     if settings.autostart:
-        service.start()
+        autostart = Autostart(service, settings.racing_window)
+        _AUTOSTARTS.append(autostart)
+        autostart.start()
     return app
 
 

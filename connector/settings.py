@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
+from connector.window import ALWAYS, RacingWindow, parse_window
 from contract import catalog
 from contract.settings import env_bool, env_float, env_int, env_list
 
@@ -53,6 +54,8 @@ class Settings:
     port: int = 8080
     capture_path: str = ""
     autostart: bool = False
+    autostart_window: str = ""
+    autostart_time_zone: str = "Europe/London"
     subscriptions: tuple[str, ...] = ()
     selections_file: str = ""
     buffer_size: int = 50_000
@@ -79,6 +82,13 @@ class Settings:
             or env.get("PUBSUB_PROJECT", "").strip()
             or "local-project"
         )
+        window = env.get("AUTOSTART_WINDOW", "").strip()
+        zone = env.get("AUTOSTART_TIME_ZONE", "").strip() or "Europe/London"
+        if window:
+            try:
+                parse_window(window, zone)
+            except ValueError as exc:
+                raise SettingsError(f"AUTOSTART_WINDOW / AUTOSTART_TIME_ZONE: {exc}") from None
         return cls(
             tote_url=url,
             api_key=env.get("TOTE_API_KEY", "").strip(),
@@ -97,6 +107,8 @@ class Settings:
             port=_int(env, "PORT", 8080, minimum=0),
             capture_path=env.get("CAPTURE_PATH", "").strip(),
             autostart=_bool(env, "AUTOSTART", False),
+            autostart_window=window,
+            autostart_time_zone=zone,
             subscriptions=_list(env, "CONNECTOR_SUBSCRIPTIONS"),
             selections_file=env.get("CONNECTOR_SELECTIONS_FILE", "").strip(),
             buffer_size=_int(env, "BUFFER_SIZE", 50_000, minimum=1),
@@ -109,6 +121,13 @@ class Settings:
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )
+
+    @property
+    def racing_window(self) -> RacingWindow:
+        """When ``AUTOSTART`` keeps the connector connected (always when no window is set)."""
+        if not self.autostart_window:
+            return ALWAYS
+        return parse_window(self.autostart_window, self.autostart_time_zone)
 
     @property
     def authorization(self) -> str:

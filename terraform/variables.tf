@@ -81,7 +81,7 @@ variable "deletion_protection" {
 
 variable "connector_watchdog_seconds" {
   type        = number
-  description = "Seconds without any GraphQL traffic before the connector reconnects."
+  description = "Longest GraphQL silence the connector tolerates before reconnecting (it reconnects after three keep-alive intervals when that is shorter: 15 s with Tote's 5 s)."
   default     = 30
 }
 
@@ -129,22 +129,26 @@ variable "webapp_cors_origins" {
 
 # --- Scheduler --------------------------------------------------------------------------------------
 
-variable "connector_start_cron" {
-  type        = string
-  description = "When Scheduler opens the Tote websocket (Europe/London)."
-  default     = "0 6 * * *"
+variable "connector_window_start_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window opens: Scheduler's /start, and a connector instance booting after it connects by itself (AUTOSTART_WINDOW)."
+  default     = 6
+
+  validation {
+    condition     = var.connector_window_start_hour >= 0 && var.connector_window_start_hour <= 23
+    error_message = "connector_window_start_hour must be an hour, 0-23."
+  }
 }
 
-variable "connector_stop_cron" {
-  type        = string
-  description = "When Scheduler closes the Tote websocket (Europe/London)."
-  default     = "0 23 * * *"
-}
+variable "connector_window_end_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window closes: Scheduler's /stop, and a still-connected instance disconnects by itself."
+  default     = 23
 
-variable "connector_ensure_cron" {
-  type        = string
-  description = "When Scheduler re-sends an idempotent /start inside the window (Europe/London); must end before the stop."
-  default     = "*/10 6-22 * * *"
+  validation {
+    condition     = var.connector_window_end_hour > var.connector_window_start_hour && var.connector_window_end_hour <= 24
+    error_message = "connector_window_end_hour must be after the start hour, at most 24."
+  }
 }
 
 # --- Dataflow ---------------------------------------------------------------------------------------

@@ -209,3 +209,42 @@ def test_health_answers_while_clients_hold_half_sent_requests_and_idle_sockets(
         for sock in held:
             sock.close()
         proc.stop()
+
+
+def test_autostart_inside_the_window_connects_every_subscription_without_a_post(
+    start_simulator: Callable[..., SimulatorProcess], ingress: Ingress, tmp_path: Path
+) -> None:
+    sim = start_simulator("--rate", "50")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "TOTE_SUBSCRIPTIONS_URL": sim.url,
+        "TOTE_API_KEY": API_KEY,
+        "GOOGLE_CLOUD_PROJECT": ingress.project,
+        "INGRESS_TOPIC": ingress.topic,
+        "AUTOSTART": "true",
+        "AUTOSTART_WINDOW": "00:00-24:00",
+        "AUTOSTART_TIME_ZONE": "Europe/London",
+    }
+    proc = ManagedProcess(
+        "connector", [sys.executable, "-m", "connector"], log_path=tmp_path / "c.log", env=env
+    )
+    started = time.monotonic()
+    proc.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{base}/health", timeout=60, alive=proc.alive)
+
+        def all_active() -> bool:
+            subs = http("GET", f"{base}/status")[1]["subscriptions"]
+            return len(subs) == sim.stats()["subscriptions"] > 0 and all(
+                s["state"] == "active" for s in subs.values()
+            )
+
+        wait_until(all_active, 60, "every subscription active")
+        print(f"process start to all subscriptions active: {time.monotonic() - started:.2f}s")
+        assert sim.stats()["connections_total"] == 1
+    finally:
+        proc.stop()
