@@ -12,16 +12,24 @@ Google OIDC token; locally a shared ``CONTROL_TOKEN`` bearer works.  ``GET`` end
 from __future__ import annotations
 
 import logging
+import re
 import threading
+import uuid
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.auth import Authorizer, Verifier
 from connector.autostart import Autostart
 from connector.forwarder import BatchPublisher
-from connector.logs import Redactor, configure_logging
+from connector.logs import (
+    Redactor,
+    configure_logging,
+    enter_request,
+    leave_request,
+    request_fields,
+)
 from connector.queryparams import ParamError, parse_bounded_int
 from connector.service import ConnectorService
 from connector.settings import Settings
@@ -29,6 +37,9 @@ from connector.settings import Settings
 __all__ = ["begin_shutdown", "create_app", "finish_shutdown", "shutdown_services"]
 
 log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+"""An ``X-Request-Id`` a caller may choose (else one is made): short, printable, no spaces."""
 
 _SERVICES: list[ConnectorService] = []
 """Services created in this process, for the gunicorn SIGTERM / ``worker_exit`` hooks."""
@@ -110,6 +121,29 @@ def create_app(
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         return error(exc.code or 500, exc.description or exc.name)
+
+    @app.before_request
+    def bind_log_context() -> None:
+        """Every line logged for this request carries its trace and a request id."""
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        fields = request_fields(
+            request.headers.get("X-Cloud-Trace-Context"), settings.project, request_id
+        )
+        g.request_id = request_id
+        g.log_token = enter_request(fields)
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def unbind_log_context(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            leave_request(token)
 
     @app.before_request
     def authenticate() -> Any:

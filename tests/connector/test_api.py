@@ -199,3 +199,29 @@ def test_bad_subscription_config_fails_the_boot_clearly(
     settings = Settings(project=ingress.project, subscriptions=("onNope",))
     with pytest.raises(SubscriptionConfigError, match="onNope"):
         create_app(settings)
+
+
+def test_refusals_keep_their_own_text_and_every_request_line_is_traceable(
+    make_client: Callable[..., FlaskClient], logs: io.StringIO
+) -> None:
+    client = make_client()
+    resp = client.post(
+        "/start",
+        headers={
+            "X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/7;o=1",
+            "X-Request-Id": "scheduler-run-0001",
+        },
+    )
+    assert resp.status_code == 401
+    assert resp.json["error"] == "missing Authorization header (Bearer token expected)"
+    assert resp.headers["X-Request-Id"] == "scheduler-run-0001"
+    [refusal] = [
+        json.loads(line) for line in logs.getvalue().splitlines() if "refused POST" in line
+    ]
+    assert refusal["request_id"] == "scheduler-run-0001"
+    assert refusal["logging.googleapis.com/trace"].endswith(
+        "/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    assert "Bearer token expected" in refusal["message"]
+    made = client.get("/health", headers={"X-Request-Id": "bad id with spaces"})
+    assert len(made.headers["X-Request-Id"]) == 32  # unusable ids are replaced, not echoed
