@@ -1,5 +1,5 @@
-# Inputs. Only project_id and region are required; everything else has a default that suits a
-# single production project. No variable carries a secret: secret values go straight into
+# Inputs. project_id, region and runbook_base_url are required; everything else has a default that
+# suits a single production project (terraform.tfvars.example shows the usual settings). No variable carries a secret: secret values go straight into
 # Secret Manager (docs/deployment.md), never through Terraform.
 
 variable "project_id" {
@@ -199,8 +199,12 @@ variable "notification_channel_ids" {
 
 variable "runbook_base_url" {
   type        = string
-  description = "Where the repository is browsable; alert texts link to <this>/docs/operations.md."
-  default     = "https://github.com/tote-realtime/tote-realtime/blob/main"
+  description = "Where this repository is browsable (e.g. its web view of the main branch); alert texts link to <this>/docs/operations.md. Required: a wrong default would send on-call to a page that does not exist."
+
+  validation {
+    condition     = can(regex("^https://[^ ]+[^/]$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL without a trailing slash."
+  }
 }
 
 variable "racing_hours_utc" {

@@ -119,3 +119,15 @@ def test_connector_autostarts_in_the_same_window_and_zone_as_the_jobs() -> None:
 
     parsed = parse_window(f"{start:02d}:00-{end:02d}:00", jobs["start"]["time_zone"])
     assert (parsed.start.hour, parsed.end.hour if parsed.end else 24) == (start, end)
+
+
+def test_runbook_url_is_required_and_the_example_tfvars_sets_every_required_variable() -> None:
+    from tests.terraform.hcl import TERRAFORM, parse_file
+
+    config = load()
+    required = {name for name, body in config.variables.items() if "default" not in body}
+    assert "runbook_base_url" in required
+    example = parse_file(TERRAFORM / "terraform.tfvars.example")
+    passed_by_make = {"project_id", "region"}
+    assert required - passed_by_make <= set(example), required - set(example)
+    assert set(example) <= set(config.variables), set(example) - set(config.variables)
