@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from contract import ingress
-from pipeline import dedup
+from pipeline import dedup, query_pages
 from pipeline.envelope import FrameError, parse_envelope
 from pipeline.normalize import ValidationError, normalize
 from pipeline.records import DeadLetter, Frame, TypedEvent, canonical_json
@@ -92,6 +92,9 @@ def process_frame(
             ingested_at=ingested_at,
         )
 
+    if attrs.get(ingress.ATTR_SOURCE) == ingress.SOURCE_QUERY:  # a reconciliation sweep's page
+        return query_pages.page_frame(data, attrs, frame_id, received_at, ingested_at)
+
     message_type: str | None = None
     try:
         envelope = parse_envelope(data, attrs.get(ingress.ATTR_SUBSCRIPTION))
@@ -139,6 +142,7 @@ def process_frame(
         values=values,
         message=envelope.message,
         payload_json=payload_json,
+        as_of=received_at,
     )
     return Frame(
         data=data,
@@ -147,6 +151,6 @@ def process_frame(
         received_at=received_at,
         dedup_key=key,
         message_type=spec.name,
-        event=event,
+        events=[event],
         ingested_at=ingested_at,
     )
