@@ -157,6 +157,7 @@ def test_stop_ends_within_its_deadline_and_records_what_pubsub_did_not_take(
             status, body = http("POST", f"{base}/stop", TOKEN)
             assert status == 200 and body["stopped"] is True and body["buffered"] == 0
         took = time.monotonic() - started
+        counted = None if how == "SIGTERM" else http("GET", f"{base}/status")[1]["dead_lettered"]
     finally:
         proc.stop()
         if blackhole:
@@ -165,6 +166,8 @@ def test_stop_ends_within_its_deadline_and_records_what_pubsub_did_not_take(
     recorded = read_dead_letters(record)
     ids = [r["frame_id"] for r in recorded]
     assert len(ids) == len(set(ids)) >= received  # every frame received, each once
+    if counted is not None:
+        assert counted == len(ids)  # /status counts what the record holds
     sent = {line["frame"].encode() for line in sim.recorded()}
     assert all(r["data"] in sent for r in recorded)
     reasons = {r["reason"] for r in recorded}
