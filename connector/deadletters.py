@@ -7,9 +7,15 @@ stop/SIGTERM deadline passes before Pub/Sub acknowledged it.  One JSON object pe
      "attributes": {...}, "data_base64": "..."}
 
 ``data_base64`` is the frame's bytes exactly as received (frames need not be valid UTF-8), so a
-line can be re-published unchanged (same ``frame_id``: the pipeline deduplicates).  Each write is
-flushed and ``fsync``-ed before the frames are forgotten.  If the file cannot be written the
-frames are logged at ERROR with their ids and bytes: never dropped silently.
+line can be re-published unchanged (same ``frame_id``: the pipeline deduplicates;
+``python -m replay`` reads this format).  Each write is flushed and ``fsync``-ed before the
+frames are forgotten.  If the file cannot be written the frames are logged at CRITICAL with
+their ids and bytes: never dropped silently.
+
+Cloud Run's filesystem lives in the instance's memory and dies with it, so there
+``DEAD_LETTER_LOG_FRAMES`` (``log_frames``) also writes each record line as a structured log
+entry (``dead_letter_frame``): Cloud Logging keeps it after the instance is gone.  Entries are
+capped below Cloud Logging's 256 KB; a larger frame's entry says so and keeps only its id.
 """
 
 from __future__ import annotations
@@ -25,6 +31,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = ["DeadLetterRecord", "dead_letter_line", "read_dead_letters"]
+
+LOG_ENTRY_MAX_DATA = 180_000
+"""Base64 characters of a frame a log entry may carry (Cloud Logging's entry limit is 256 KB)."""
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +74,9 @@ def read_dead_letters(path: str | Path) -> list[dict[str, Any]]:
 class DeadLetterRecord:
     """Appends frames to ``path`` (created with its directory on first use); thread-safe."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, log_frames: bool = False) -> None:
         self.path = path
+        self.log_frames = log_frames
         self._lock = threading.Lock()
         self.recorded = 0
 
@@ -74,7 +84,10 @@ class DeadLetterRecord:
         """Record ``frames``; returns how many were written durably (the rest were logged)."""
         if not frames:
             return 0
-        lines = "".join(json.dumps(dead_letter_line(f, reason, error)) + "\n" for f in frames)
+        records = [dead_letter_line(f, reason, error) for f in frames]
+        lines = "".join(json.dumps(r) + "\n" for r in records)
+        if self.log_frames:
+            self._log_records(records)
         with self._lock:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -101,6 +114,22 @@ class DeadLetterRecord:
             },
         )
         return len(frames)
+
+    @staticmethod
+    def _log_records(records: Iterable[dict[str, Any]]) -> None:
+        """One WARNING entry per frame (the durable copy where the file is not durable)."""
+        for record in records:
+            if len(record["data_base64"]) > LOG_ENTRY_MAX_DATA:
+                record = {
+                    **record,
+                    "data_base64": None,
+                    "data_omitted": "too large for a log entry",
+                }
+            log.warning(
+                "dead_letter_frame %s",
+                record["frame_id"],
+                extra={"json_fields": {"dead_letter_frame": record}},
+            )
 
     @staticmethod
     def _log_lost(frames: Iterable[_FrameLike], reason: str, error: str) -> None:

@@ -80,7 +80,8 @@ class Forwarder:
     ``capacity`` bounds frames held in memory (queued, in flight or waiting to retry).
     ``capture_path``, when set, gets every offered frame as one JSON line (the replay format).
     ``dead_letters`` records frames Pub/Sub refused for good or that a stop deadline left behind
-    (default: a ``DeadLetterRecord`` at ``dead_letter_path``).
+    (default: a ``DeadLetterRecord`` at ``dead_letter_path``, each frame also logged when
+    ``log_dead_letters``).
     ``max_batch`` caps the messages per Publish request.
     """
 
@@ -96,6 +97,7 @@ class Forwarder:
         clock: Callable[[], float] = time.monotonic,
         dead_letter_path: str = "dead-letters.jsonl",
         dead_letters: DeadLetterRecord | None = None,
+        log_dead_letters: bool = False,
     ) -> None:
         self._publisher = publisher
         self.capacity = capacity
@@ -103,7 +105,7 @@ class Forwarder:
         self._retry_cap = retry_cap
         self._max_batch = max(1, min(max_batch, MAX_BATCH_MESSAGES))
         self._clock = clock
-        self.dead_letters = dead_letters or DeadLetterRecord(dead_letter_path)
+        self.dead_letters = dead_letters or DeadLetterRecord(dead_letter_path, log_dead_letters)
         self._cond = threading.Condition()
         self._queue: deque[Frame] = deque()
         self._retries: list[tuple[float, int, list[Frame]]] = []

@@ -50,6 +50,7 @@ class ConnectorService:
             workers=settings.publish_workers,
             max_batch=settings.batch_max_messages,
             dead_letter_path=settings.dead_letter_path,
+            log_dead_letters=settings.dead_letter_log_frames,
         )
         self.status = ConnectorStatus()
         self._lock = threading.Lock()

@@ -64,6 +64,7 @@ class Settings:
     backpressure_seconds: float = 5.0
     flush_timeout_seconds: float = 6.0
     dead_letter_path: str = "/tmp/tote-connector/dead-letters.jsonl"
+    dead_letter_log_frames: bool = False
     publish_timeout_seconds: float = 10.0
     user_agent: str = "tote-realtime-connector/0.1"
     log_level: str = "INFO"
@@ -118,6 +119,7 @@ class Settings:
             flush_timeout_seconds=_float(env, "FLUSH_TIMEOUT_SECONDS", 6.0),
             dead_letter_path=env.get("DEAD_LETTER_PATH", "").strip()
             or "/tmp/tote-connector/dead-letters.jsonl",
+            dead_letter_log_frames=_bool(env, "DEAD_LETTER_LOG_FRAMES", False),
             publish_timeout_seconds=_float(env, "PUBLISH_TIMEOUT_SECONDS", 10.0, minimum=0.1),
             log_level=env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO",
         )

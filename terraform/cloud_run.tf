@@ -74,6 +74,11 @@ resource "google_cloud_run_v2_service" "connector" {
         value = "true"
       }
       env {
+        # the dead-letter file lives in the instance's memory: Cloud Logging keeps the frames
+        name  = "DEAD_LETTER_LOG_FRAMES"
+        value = "true"
+      }
+      env {
         name  = "AUTOSTART_WINDOW"
         value = format("%02d:00-%02d:00", var.connector_window_start_hour, var.connector_window_end_hour)
       }

@@ -124,3 +124,23 @@ def test_an_unwritable_record_logs_the_frames_themselves(tmp_path: Path, caplog)
     [entry] = [r for r in caplog.records if r.levelname == "CRITICAL"]
     assert entry.json_fields["frame_id"] == "lost-1"  # type: ignore[attr-defined]
     assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]
+
+
+def test_log_frames_puts_each_record_in_the_log_too(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    from connector.deadletters import LOG_ENTRY_MAX_DATA
+
+    record = DeadLetterRecord(str(tmp_path / "dl.jsonl"), log_frames=True)
+    small = Frame(b"payload", {"frame_id": "small-1"})
+    huge = Frame(b"x" * (LOG_ENTRY_MAX_DATA), {"frame_id": "huge-1"})
+    with caplog.at_level("WARNING"):
+        assert record.write([small, huge], "why", "what") == 2
+    entries = {
+        r.json_fields["dead_letter_frame"]["frame_id"]: r.json_fields["dead_letter_frame"]  # type: ignore[attr-defined]
+        for r in caplog.records
+        if "dead_letter_frame" in getattr(r, "json_fields", {})
+    }
+    in_file = read_dead_letters(tmp_path / "dl.jsonl")[0]
+    in_file.pop("data")  # added by the reader
+    assert entries["small-1"] == in_file and in_file["data_base64"] == "cGF5bG9hZA=="
+    assert entries["huge-1"]["data_base64"] is None and entries["huge-1"]["data_omitted"]
+    assert len(read_dead_letters(tmp_path / "dl.jsonl")) == 2  # the file has both in full
