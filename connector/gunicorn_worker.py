@@ -20,10 +20,12 @@ gets the read bound from its first byte.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 from typing import Any
 
+from gunicorn.http import errors as http_errors
 from gunicorn.workers import gthread
 
 __all__ = ["FIRST_BYTE_WAIT_SECONDS", "REQUEST_READ_TIMEOUT_SECONDS", "BoundedThreadWorker"]
@@ -36,6 +38,8 @@ FIRST_BYTE_WAIT_SECONDS = 1.0
 
 CLOSE_LINGER_SECONDS = 0.5
 """How long a closing connection is drained so the peer gets the response, not a reset."""
+
+log = logging.getLogger(__name__)
 
 if hasattr(gthread, "DEFAULT_WORKER_DATA_TIMEOUT"):  # gunicorn >= 24 parks silent connections
     gthread.DEFAULT_WORKER_DATA_TIMEOUT = FIRST_BYTE_WAIT_SECONDS
@@ -53,6 +57,33 @@ def close_with_short_linger(sock: socket.socket, linger: float = CLOSE_LINGER_SE
         sock.close()
 
 
+class _QuietTimeouts:
+    """The request parser, with a read timeout reported as one INFO line, not a traceback.
+
+    gunicorn logs an unexpected socket error with its traceback at ERROR: a client that stops
+    sending is routine here, and must not let anyone flood the logs with tracebacks.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self._parser = parser
+
+    def __iter__(self) -> _QuietTimeouts:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            return next(self._parser)
+        except TimeoutError:
+            log.info(
+                "closed a connection whose request stalled for %.0fs",
+                REQUEST_READ_TIMEOUT_SECONDS,
+            )
+            raise http_errors.NoMoreData(b"") from None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._parser, name)
+
+
 class BoundedThreadWorker(gthread.ThreadWorker):
     """``gthread`` with a read timeout on every request's socket and closes off the main loop."""
 
@@ -63,6 +94,8 @@ class BoundedThreadWorker(gthread.ThreadWorker):
             def bounded_init() -> None:
                 init()  # makes the socket blocking (no timeout) and builds the parser on it
                 conn.sock.settimeout(REQUEST_READ_TIMEOUT_SECONDS)  # bound it instead
+                if conn.parser is not None:
+                    conn.parser = _QuietTimeouts(conn.parser)
 
             conn.init = bounded_init
         result = super().handle(conn)

@@ -208,10 +208,17 @@ def test_health_answers_while_clients_hold_half_sent_requests_and_idle_sockets(
         for _ in range(3):
             status, body = http("GET", f"{base}/health")
             assert status == 200 and body["status"] == "ok"
+        wait_until(
+            lambda: "request stalled" in (tmp_path / "c.log").read_text(),
+            30,
+            "stalled reads closed",
+        )
     finally:
         for sock in held:
             sock.close()
         proc.stop()
+    text = (tmp_path / "c.log").read_text()
+    assert "Socket error processing request" not in text  # no traceback per slow client
 
 
 def test_autostart_inside_the_window_connects_every_subscription_without_a_post(
