@@ -198,6 +198,11 @@ resource "google_cloud_run_v2_service" "webapp" {
         name  = "WEBAPP_MARKET_DATA_OPEN"
         value = tostring(var.webapp_market_data_open)
       }
+      # Cloud Run's request log records the full URL: never accept ?access_token= here.
+      env {
+        name  = "WEBAPP_QUERY_TOKENS"
+        value = "false"
+      }
       # Cloud Run's front end appends the client's address to X-Forwarded-For: one trusted hop
       # (two behind an external Application Load Balancer). Per-client stream limits use it.
       env {
