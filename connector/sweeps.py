@@ -32,11 +32,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from datetime import time as dtime
 from typing import Any, TypeVar
 
 from connector.forwarder import Forwarder, Frame
 from connector.query_client import QueryClient, QueryError
+from connector.window import RacingWindow, in_window, parse_window
 from contract.ingress import MAX_FRAME_BYTES, format_timestamp, new_id, query_page_attributes
 from contract.queries import OPERATIONS, RACING_TZ, page_info, racing_day, variables
 
@@ -45,6 +45,7 @@ __all__ = [
     "SweepConfig",
     "SweepRecord",
     "Sweeps",
+    "format_hours",
     "in_racing_hours",
     "parse_hours",
     "periodic_delay",
@@ -65,23 +66,22 @@ T = TypeVar("T")
 # -- decisions (pure) ------------------------------------------------------------------------------
 
 
-def parse_hours(text: str) -> tuple[dtime, dtime]:
-    """``"06:00-23:00"`` → ``(06:00, 23:00)`` (Europe/London wall-clock); ``ValueError`` naming
-    the text when it is not two ``HH:MM`` times with start < end."""
-    try:
-        start_text, end_text = (p.strip() for p in text.split("-"))
-        start, end = dtime.fromisoformat(start_text), dtime.fromisoformat(end_text)
-    except ValueError:
-        raise ValueError(f"racing hours must look like 06:00-23:00, got {text!r}") from None
-    if not start < end:
-        raise ValueError(f"racing hours must start before they end, got {text!r}")
-    return start, end
+def parse_hours(text: str) -> RacingWindow:
+    """``"06:00-23:00"`` (end may be ``24:00``; a window may wrap past midnight) as a Europe/London
+    wall-clock window, parsed like ``AUTOSTART_WINDOW`` (``connector.window``); ``ValueError``
+    says why it is not one."""
+    return parse_window(text, RACING_TZ.key)
 
 
-def in_racing_hours(now: datetime, hours: tuple[dtime, dtime]) -> bool:
-    """Whether ``now`` (aware) falls in ``[start, end)`` of the Europe/London day."""
-    local = now.astimezone(RACING_TZ).time().replace(tzinfo=None)
-    return hours[0] <= local < hours[1]
+def in_racing_hours(now: datetime, hours: RacingWindow) -> bool:
+    """Whether ``now`` (aware) falls inside ``hours``."""
+    return in_window(now, hours)
+
+
+def format_hours(hours: RacingWindow) -> str:
+    """``RacingWindow`` → ``"06:00-23:00"`` (``24:00`` for an open end)."""
+    end = hours.end.strftime("%H:%M") if hours.end is not None else "24:00"
+    return f"{hours.start.strftime('%H:%M')}-{end}"
 
 
 def periodic_delay(
@@ -143,7 +143,7 @@ class SweepConfig:
     page_size: int = 50
     period: float = 300.0
     jitter: float = 0.1
-    hours: tuple[dtime, dtime] = (dtime(6), dtime(23))
+    hours: RacingWindow = field(default_factory=lambda: parse_hours("06:00-23:00"))
     timeout: float = 10.0
     retries: int = 4
     backoff_base: float = 0.5
@@ -424,7 +424,7 @@ class Sweeps:
                 if self.next_periodic_at
                 else None,
                 "period_s": self.config.period,
-                "racing_hours": "-".join(t.strftime("%H:%M") for t in self.config.hours),
+                "racing_hours": format_hours(self.config.hours),
                 "page_size": self.config.page_size,
             }
 

@@ -275,7 +275,7 @@ class LocalSystem:
             "TOTE_GRAPHQL_URL": self.query_url,
             "TOTE_API_KEY": self.api_key or "",
             # The simulator's day runs whenever you run it: sweep periodically at any hour.
-            **({} if self.external_tote else {"SWEEP_HOURS": "00:00-23:59"}),
+            **({} if self.external_tote else {"SWEEP_HOURS": "00:00-24:00"}),
             "CONTROL_TOKEN": self.control_token,
             "CAPTURE_PATH": str(self.capture_path),
             **self.connector_env,

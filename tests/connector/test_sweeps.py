@@ -28,6 +28,7 @@ from connector.settings import Settings, SettingsError
 from connector.sweeps import (
     SweepConfig,
     Sweeps,
+    format_hours,
     in_racing_hours,
     parse_hours,
     periodic_delay,
@@ -77,13 +78,16 @@ def test_retry_delay_honours_retry_after_else_full_jitter_capped() -> None:
 
 def test_racing_hours_are_london_wall_clock() -> None:
     hours = parse_hours("06:00-23:00")
-    assert hours == (dtime(6), dtime(23))
+    assert (hours.start, hours.end, hours.zone.key) == (dtime(6), dtime(23), "Europe/London")
+    assert format_hours(hours) == "06:00-23:00"
+    assert format_hours(parse_hours("00:00-24:00")) == "00:00-24:00"
+    assert in_racing_hours(datetime(2026, 11, 30, 23, 59, tzinfo=UTC), parse_hours("00:00-24:00"))
     # 05:30 UTC in summer is 06:30 BST (in), in winter 05:30 GMT (out).
     assert in_racing_hours(datetime(2026, 7, 1, 5, 30, tzinfo=UTC), hours)
     assert not in_racing_hours(datetime(2026, 11, 30, 5, 30, tzinfo=UTC), hours)
     assert not in_racing_hours(datetime(2026, 11, 30, 23, 0, tzinfo=UTC), hours)
-    for bad in ("6-23", "23:00-06:00", "06:00", "x-y"):
-        with pytest.raises(ValueError, match="racing hours"):
+    for bad in ("6-23", "06:00", "x-y", "25:00-26:00"):
+        with pytest.raises(ValueError, match="window"):
             parse_hours(bad)
 
 
@@ -108,7 +112,7 @@ def test_sweep_settings_defaults_and_variables() -> None:
             "TOTE_PARTNER_ID": "acme",
             "SWEEP_PAGE_SIZE": "20",
             "SWEEP_PERIOD_SECONDS": "0",
-            "SWEEP_HOURS": "00:00-23:59",
+            "SWEEP_HOURS": "00:00-24:00",
             "SWEEP_CONCURRENCY": "1",
         }
     )
@@ -117,7 +121,7 @@ def test_sweep_settings_defaults_and_variables() -> None:
     config = s.sweep_config()
     assert config.authorization == f"Api-Key {KEY}" and config.partner_id == "acme"
     assert config.page_size == 20 and config.period == 0 and config.concurrency == 1
-    assert config.hours == (dtime(0), dtime(23, 59))
+    assert format_hours(config.hours) == "00:00-24:00"
 
 
 @pytest.mark.parametrize(
@@ -125,7 +129,7 @@ def test_sweep_settings_defaults_and_variables() -> None:
     [
         ("TOTE_GRAPHQL_URL", "wss://hub.example/graphql"),
         ("SWEEP_PAGE_SIZE", "0"),
-        ("SWEEP_HOURS", "23:00-06:00"),
+        ("SWEEP_HOURS", "23:00-26:00"),
         ("SWEEP_JITTER", "1.5"),
         ("SWEEP_PERIOD_SECONDS", "-1"),
     ],

@@ -59,7 +59,7 @@ def connector(
             "control_token": TOKEN,
             "graphql_url": f"http://127.0.0.1:{sim.control_port}/partner/gateway/graphql",
             "sweep_page_size": 10,
-            "sweep_hours": "00:00-23:59",
+            "sweep_hours": "00:00-24:00",
             "ack_timeout_seconds": 2.0,
             "backoff_base_seconds": 0.05,
             **over,

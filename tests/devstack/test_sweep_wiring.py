@@ -12,7 +12,7 @@ def test_simulator_serves_both_sides(tmp_path) -> None:
     env = system.connector_environment()
     assert env["TOTE_SUBSCRIPTIONS_URL"] == "ws://127.0.0.1:9001/partner/connections/graphql/"
     assert env["TOTE_GRAPHQL_URL"] == "http://127.0.0.1:9002/partner/gateway/graphql"
-    assert env["TOTE_API_KEY"] == system.api_key and env["SWEEP_HOURS"] == "00:00-23:59"
+    assert env["TOTE_API_KEY"] == system.api_key and env["SWEEP_HOURS"] == "00:00-24:00"
 
 
 def test_external_server_for_both_sides_or_sweeps_off(tmp_path) -> None:
