@@ -12,7 +12,8 @@ page untouched (``source`` = ``query``, see ``contract.ingress``).  A page yield
   ``request_started_at`` (the state held no later than the request: a sweep never claims to be
   newer than it is).  What the query does not know is omitted, not invented: the event's
   ``values`` hold only the columns the query provided (``PoolTotalChanged.is_finalized`` is never
-  there), so consumers and deduplication compare provided columns only;
+  there), so consumers and deduplication compare provided columns only; a list-valued state
+  (a race's results, a pool's dividends) is emitted only when its connections are complete;
 * **reference records** (events, products, legs, selections, competitors) with the exact
   ``values`` of ``contract.catalog.REFERENCE_COLUMNS``: append-only history rows and
   ``tote-reference`` messages that name the UUIDs.
@@ -25,9 +26,15 @@ Bad input, decided here (and in ``docs/analyst.md``):
   messages are the reason);
 * ``errors`` *with* data (a partial response: some fields resolved to null) → the data is
   processed, the errors are returned in :attr:`PageResult.errors` for the caller to count and log;
+  the nodes the errors' paths reach into yield no reference records (:func:`partial_nodes`):
+  their nulls mean "failed", and a row of them would blank known values;
 * a node that cannot be used (no id, a required value missing, a wrong type) is skipped and
-  reported in :attr:`PageResult.problems`; the rest of the page is processed;
-* a body that is JSON but not a GraphQL response → ``validate`` dead letter.
+  reported in :attr:`PageResult.problems`; so is one child of a node (a leg, a selection, a
+  runner: its siblings are kept) and one value of the wrong type (NULL in its column);
+* a body that is JSON but not a GraphQL response → ``validate`` dead letter;
+* anything unexpected → a problem for its node, or an ``internal`` dead letter with the trace
+  for the page: :func:`page_frame` never raises (``pipeline.core`` calls it outside its own
+  ``try``).
 
 The page text is always kept in ``raw_frames`` (as every frame is), so nothing is lost: a skipped
 node can be re-read from there.  Unknown fields are ignored.  Plain functions, no Beam.
