@@ -386,7 +386,8 @@ def _json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, (int, Decimal, float)):
         return "number"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), type(value).__name__)
+    names = {dict: "object", list: "array", str: "string", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 def _id(value: Any, what: str) -> str:
@@ -489,7 +490,7 @@ def _product_reference(
 ) -> list[ReferenceRecord]:
     """A product's records: its legs (numbered by position in the page's ``nodes``) and their
     selections, then the product itself when every leg and its race is known."""
-    product_id = _id(node.get("id"), f"{where}.id")
+    product_id = _id(node.get("id"), "id")
     connection = _get(details, "legs")
     raw_legs = connection.get("nodes") if isinstance(connection, dict) else None
     aligned = isinstance(raw_legs, list)
@@ -604,7 +605,7 @@ def _event_reference(
     node: dict, as_of: str, problems: list[str], where: str
 ) -> list[ReferenceRecord]:
     """An event's record and its runners' (a runner that cannot be used is skipped alone)."""
-    event_id = _slug(node.get("id"), f"{where}.id")
+    event_id = _slug(node.get("id"), "id")
     out = [
         _record(
             "event",

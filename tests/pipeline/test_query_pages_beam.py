@@ -14,7 +14,6 @@ from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
 from tests.pipeline.beam_helpers import T0, streaming_options
 from testsupport import query_examples as q
 
-
 OTHER_EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-2000"
 
 
