@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import logging
+import reprlib
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -97,26 +98,36 @@ class PageResult:
     errors: list[str] = field(default_factory=list)
     """GraphQL errors of a partial response (data was processed all the same)."""
     problems: list[str] = field(default_factory=list)
-    """Nodes (or parts of nodes) skipped as unusable, one line each."""
+    """Nodes or parts of nodes skipped (a child, a value of the wrong type: NULL, a node's
+    reference records withheld under a GraphQL error), one line each."""
 
 
 # --- parsing ---------------------------------------------------------------------------------------
 
 
+_ERROR_LINE_CHARS = 500
+
+
+def _brief(value: Any) -> str:
+    """A string as is, anything else as a depth- and size-bounded repr (no deep recursion)."""
+    return value if isinstance(value, str) else reprlib.repr(value)
+
+
 def graphql_errors(errors: Any) -> list[str]:
-    """A response's ``errors`` as one line each: message, ``[code]`` and path when given."""
+    """A response's ``errors`` as one line each: message, ``[code]`` and path when given
+    (at most ``_ERROR_LINE_CHARS`` characters a line)."""
     out = []
     for error in errors if isinstance(errors, list) else [errors]:
         if not isinstance(error, dict):
-            out.append(str(error))
+            out.append(_brief(error)[:_ERROR_LINE_CHARS])
             continue
-        line = str(error.get("message", error))
+        line = _brief(error.get("message", error))
         code = _get(error, "extensions", "code")
         if code:
-            line += f" [{code}]"
+            line += f" [{_brief(code)}]"
         if isinstance(error.get("path"), list):
-            line += " at " + ".".join(str(p) for p in error["path"])
-        out.append(line)
+            line += " at " + ".".join(_brief(p) for p in error["path"][:20])
+        out.append(line[:_ERROR_LINE_CHARS])
     return out
 
 

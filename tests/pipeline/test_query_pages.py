@@ -476,6 +476,16 @@ def test_graphql_errors_in_any_shape_become_lines():
     assert graphql_errors({"message": "single", "extensions": {"code": "X"}}) == ["single [X]"]
 
 
+def test_graphql_error_lines_are_bounded_whatever_the_message():
+    deep: list = []
+    for _ in range(800):
+        deep = [deep]
+    (line,) = graphql_errors([{"message": deep, "path": ["products", "nodes", 0]}])
+    assert line.startswith("[[[") and line.endswith(" at products.nodes.0") and len(line) < 100
+    (line,) = graphql_errors([{"message": "x" * 10_000}])
+    assert line == "x" * 500
+
+
 # --- partial responses: what the query does not know is omitted, not invented --------------------
 
 
