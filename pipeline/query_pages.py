@@ -445,7 +445,11 @@ def _opt_enum(value: Any, what: str, problems: list[str]) -> str | None:
 
 
 def _opt_int(value: Any, what: str, problems: list[str]) -> int | None:
-    """An INT64: an integer, or a number / numeric string with an integral value."""
+    """An INT64: an integer, or a number / numeric string with an integral value.
+
+    The range is checked on the ``Decimal`` before ``int()``: ``int(Decimal("1e999999999"))``
+    would build a billion-digit number and hang the worker.
+    """
     if value is None:
         return None
     number: int | None = None
@@ -454,7 +458,11 @@ def _opt_int(value: Any, what: str, problems: list[str]) -> int | None:
     elif isinstance(value, (str, Decimal)):
         try:
             parsed = Decimal(value.strip() if isinstance(value, str) else value)
-            if parsed.is_finite() and parsed == parsed.to_integral_value():
+            if (
+                parsed.is_finite()
+                and _INT64[0] <= parsed <= _INT64[1]
+                and parsed == parsed.to_integral_value()
+            ):
                 number = int(parsed)
         except ArithmeticError:  # InvalidOperation (not a number, sNaN)
             pass

@@ -80,7 +80,22 @@ def test_an_amount_beyond_the_default_decimal_precision_stays_exact():
     assert result.problems == []
 
 
-@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "sNaN", "NaN", "1e400", 2**70, "3.5"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Infinity",
+        "-Infinity",
+        "sNaN",
+        "NaN",
+        "1e400",
+        "1e999999999",  # int() of it would build a billion-digit number
+        2**70,
+        "9223372036854775808",
+        "-9223372036854775809",
+        "3.5",
+        "1e-999999999",
+    ],
+)
 def test_an_unusable_cloth_number_is_null_and_a_counted_problem(value):
     node = q.event_node(competitors=[q.competitor_node(cloth_number=7)])
     node["eventCompetitors"]["nodes"][0]["details"]["clothNumber"] = value
