@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from devstack.provision import provision_pubsub
+from contract import catalog
+from devstack.provision import ensure_subscription, provision_pubsub
 from devstack.system import LocalSystem, Ports
 from tests.e2e.convergence import (
     differences,
@@ -31,6 +32,7 @@ from tests.pipeline.pubsub_helpers import TopicReader
 
 pytestmark = [pytest.mark.emulator, pytest.mark.bigquery, pytest.mark.slow]
 
+PROBE_CUSTOMER_BET_ID = "tote-realtime-readiness-probe"  # devstack/pipeline_process.py
 FRAMES = 400
 RATE = 60.0
 CONNECTOR_ENV = {
@@ -172,6 +174,36 @@ def _drain(reader: TopicReader) -> None:
         empty = empty + 1 if reader.pull_once() == 0 else 0
 
 
+def _sse_caught_up(sse: SseClient, reader: TopicReader, timeout: float = 60) -> None:
+    """Wait until the SSE stream has delivered every typed message the topics carried (the
+    stream trails the topics by the web app's reorder delay and its replay)."""
+    import json
+
+    published = {
+        (m["frame_id"], m["key"])
+        for r in reader.received
+        if r.topic != catalog.DEAD_LETTER_TOPIC
+        for m in [json.loads(r.data)]
+        # The pipeline's readiness probe flows before the web app's stream is opened.
+        if (m.get("payload") or {}).get("customerBetId") != PROBE_CUSTOMER_BET_ID
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        streamed = {(e.data.get("frame_id"), e.data.get("key")) for e in list(sse.events)}
+        missing = published - streamed
+        if not missing:
+            return
+        assert time.monotonic() < deadline, f"{len(missing)} typed messages never streamed: " + str(
+            [
+                json.loads(r.data)
+                for r in reader.received
+                if r.topic != catalog.DEAD_LETTER_TOPIC
+                and (r.attributes.get("frame_id"), json.loads(r.data).get("key")) in missing
+            ][:3]
+        )
+        time.sleep(0.2)
+
+
 def _lost(system: LocalSystem) -> int:
     return system.simulator_stats()["lost_while_unheard"]
 
@@ -216,24 +248,81 @@ def test_late_start_converges(make_system):
 def test_a_sweep_over_unchanged_state_emits_nothing(make_system):
     system, reader, sse = make_system(simulator_args=("--advance", "600"))
     assert_converged(system, sse)
+    references = TopicReader(system.project, "cv-ref")
+    references.subs = {
+        catalog.REFERENCE_TOPIC: ensure_subscription(
+            system.project, catalog.REFERENCE_TOPIC, "cv-ref-reference"
+        )
+    }
+    try:
+        # The stream's last messages changed entities since the subscribe's sweep, so the
+        # reference data (names with their status) of the first sweep now is news; after it,
+        # nothing changes any more (the simulator is done).
+        _sweep_through(system)
+        _quiesce(system, reader, references, sse)
+        typed_before, sse_before = len(reader.received), len(sse.events)
+        unchanged_before = _webapp_events(system)["unchanged_reference"]
+        references_before = len(references.received)
 
-    # The state no longer changes (the simulator is done): another sweep must emit nothing.
-    _drain(reader)
-    typed_before, sse_before = len(reader.received), len(sse.events)
-    sweeps_before = system.connector_status()["sweeps"]["sweeps"]
-    stored_before = raw_count(system)
+        pages = _sweep_through(system)  # the sweep over unchanged state
+        _quiesce(system, reader, references, sse)
+        # Every reference record the sweep republished has reached the web app: each one is
+        # either counted unchanged or streamed...
+        deadline = time.monotonic() + 60
+        arrived = len(references.received) - references_before
+        while True:
+            unchanged = _webapp_events(system)["unchanged_reference"] - unchanged_before
+            streamed_refs = sum(1 for e in sse.events[sse_before:] if e.event == "reference")
+            if unchanged + streamed_refs >= arrived:
+                break
+            assert time.monotonic() < deadline, (_webapp_events(system), arrived, unchanged)
+            time.sleep(0.2)
+        assert arrived > 0 and pages >= 2  # reference records are republished by design...
+        new = reader.received[typed_before:]
+        assert new == [], f"{len(new)} typed message(s) from an unchanged sweep: {new[:3]}"
+        streamed = sse.events[sse_before:]
+        assert streamed == [], (
+            f"{len(streamed)} SSE event(s) from an unchanged sweep: {streamed[:3]}"
+        )
+    finally:
+        references.close()
+
+
+def _sweep_through(system: LocalSystem) -> int:
+    """``POST /reconcile``, wait until that sweep is done and its pages are stored raw; returns
+    its page count."""
+    before = system.connector_status()["sweeps"]["sweeps"]
+    stored = raw_count(system)
     system.connector_post("/reconcile")
     deadline = time.monotonic() + 60
-    while system.connector_status()["sweeps"]["sweeps"] <= sweeps_before:
+    while system.connector_status()["sweeps"]["sweeps"] <= before:
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    pages = system.connector_status()["sweeps"]["last"]["pages_total"]
-    assert pages >= 2
-    _wait_stored(system)  # the sweep's pages went all the way through the pipeline...
-    assert raw_count(system) == stored_before + pages
-    assert system.connector_status()["sweeps"]["sweeps"] == sweeps_before + 1
+    status = system.connector_status()["sweeps"]
+    assert status["sweeps"] == before + 1, status
+    pages = status["last"]["pages_total"]
+    _wait_stored(system)
+    assert raw_count(system) == stored + pages
+    return pages
+
+
+def _webapp_events(system: LocalSystem) -> dict:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{system.webapp_url}/status", timeout=10) as resp:
+        return json.loads(resp.read())["events"]
+
+
+def _quiesce(
+    system: LocalSystem, reader: TopicReader, references: TopicReader, sse: SseClient
+) -> None:
+    """Drain the topics, then wait until the web app holds nothing back and has streamed every
+    typed message."""
     _drain(reader)
-    # ...and produced nothing downstream.
-    new = reader.received[typed_before:]
-    assert new == [], f"{len(new)} typed message(s) from an unchanged sweep: {new[:3]}"
-    assert len(sse.events) == sse_before
+    _drain(references)
+    deadline = time.monotonic() + 60
+    while _webapp_events(system)["held"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    _sse_caught_up(sse, reader)
