@@ -14,7 +14,7 @@ from setuptools import find_packages, setup
 BEAM = ["apache-beam[gcp]==2.77.*"]
 CONNECTOR = ["websockets>=14,<18", "flask>=3.1,<4", "gunicorn>=23"]
 WEBAPP = ["flask>=3.1,<4", "gunicorn>=23"]
-DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9"]
+DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "hypothesis>=6.100,<7"]
 
 setup(
     name="tote-realtime",
