@@ -152,22 +152,28 @@ def canonical_timestamp(text: str) -> str:
 
     Fast path: text already in the contract's shape is returned as is once its calendar fields
     are checked (the shape alone let ``2026-02-30T10:00:00.000Z`` through, which BigQuery then
-    refused for the raw, typed and dead-letter rows alike).
+    refused for the raw, typed and dead-letter rows alike).  Frames arrive with a handful of
+    distinct dates, so a date is checked against the calendar once and remembered; the time
+    fields are two ASCII digits each (the regex says so) and compare as strings.
     """
     if isinstance(text, str) and _CANONICAL.fullmatch(text):
-        try:
-            datetime(
-                int(text[0:4]),
-                int(text[5:7]),
-                int(text[8:10]),
-                int(text[11:13]),
-                int(text[14:16]),
-                int(text[17:19]),
-            )
-        except ValueError as exc:
-            raise ValueError(f"not a valid instant: {text!r} ({exc})") from None
+        date = text[:10]
+        if date not in _VALID_DATES:
+            try:
+                datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+            except ValueError as exc:
+                raise ValueError(f"not a valid instant: {text!r} ({exc})") from None
+            if len(_VALID_DATES) >= 4096:
+                _VALID_DATES.clear()
+            _VALID_DATES.add(date)
+        if text[11:13] > "23" or text[14:16] > "59" or text[17:19] > "59":
+            raise ValueError(f"not a valid instant: {text!r} (time out of range)")
         return text
     return format_timestamp(parse_timestamp(text))
+
+
+_VALID_DATES: set[str] = set()
+"""Dates (``YYYY-MM-DD``) already found on the calendar (bounded: cleared at 4,096)."""
 
 
 def ingress_attributes(

@@ -71,17 +71,18 @@ def process_frame(
         ingested_at = ingress.format_timestamp(now or datetime.now(UTC))
     data = data if isinstance(data, bytes) else bytes(data or b"")
     attrs: dict[str, str] = {}
-    frame_id = f"pubsub-{message_id or ingress.new_id()}"
+    frame_id: str | None = None
     received_at = ingested_at
     try:
-        attrs = {str(k): str(v) for k, v in (attributes or {}).items()}
-        frame_id = attrs.get(ingress.ATTR_FRAME_ID) or frame_id
+        attrs = dict(attributes or {})  # Pub/Sub: str → str (anything else ends as internal)
+        frame_id = attrs.get(ingress.ATTR_FRAME_ID) or f"pubsub-{message_id or ingress.new_id()}"
         if publish_time is not None:
             received_at = ingress.format_timestamp(publish_time)
         return _process(data, attrs, frame_id, received_at, ingested_at)
     except Exception as exc:  # a bug, not bad input: keep the frame and the trace all the same
         if attrs:
             attrs = records.bounded_attributes(attrs)
+        frame_id = frame_id or f"pubsub-{message_id or ingress.new_id()}"
         return _dead(
             data,
             attrs,

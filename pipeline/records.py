@@ -79,6 +79,12 @@ def cut_utf8(text: str, max_bytes: int) -> str:
 
 def attribute_problem(attributes: dict[str, str]) -> str | None:
     """Why these attributes break Pub/Sub's limits (only an emulator delivers such), or ``None``."""
+    if (  # fast path: no string is long enough to break a limit even at 4 bytes a character
+        len(attributes) <= MAX_ATTRIBUTES
+        and max(map(len, attributes.values()), default=0) * 4 <= MAX_ATTRIBUTE_VALUE_BYTES
+        and max(map(len, attributes), default=0) * 4 <= MAX_ATTRIBUTE_KEY_BYTES
+    ):
+        return None
     if len(attributes) > MAX_ATTRIBUTES:
         return f"{len(attributes)} attributes, more than Pub/Sub's {MAX_ATTRIBUTES}"
     for key, value in attributes.items():
