@@ -387,4 +387,5 @@ def reference_message(frame: Frame, record: ReferenceRecord) -> tuple[str, bytes
     }
     if record.event_id:
         attrs["event_id"] = record.event_id
+    attrs = {k: cut_utf8(v, MAX_ATTRIBUTE_VALUE_BYTES) for k, v in attrs.items()}
     return catalog.REFERENCE_TOPIC, data.encode(), attrs

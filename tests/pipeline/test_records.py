@@ -102,3 +102,26 @@ def test_attribute_problem_and_bounded_attributes():
     )
     assert records.attribute_problem(bounded) is None
     assert len(bounded) == 100
+
+
+def test_typed_and_reference_message_attributes_are_cut_to_1024_bytes():
+    """Ids from a payload or a query page become attributes; Pub/Sub refuses > 1,024 bytes."""
+    frame = records.Frame(
+        data=b"{}",
+        attributes={},
+        frame_id="f1",
+        received_at=NOW,
+        dedup_key="k",
+        ingested_at=NOW,
+    )
+    record = records.ReferenceRecord(
+        "event", "é" * 2000, catalog.REFERENCE_TABLES["event"], NOW, {}, event_id="e" * 5000
+    )
+    _, _, attrs = records.reference_message(frame, record)
+    assert len(attrs["entity_id"].encode()) <= 1024 and len(attrs["event_id"]) == 1024
+    event = records.TypedEvent(
+        "BetAccepted", "k", "fp", {"bet_id": "b" * 3000}, {}, "{}", as_of=NOW
+    )
+    frame.events = [event]
+    _, _, attrs = records.typed_message(frame, event)
+    assert attrs["bet_id"] == "b" * 1024
