@@ -309,6 +309,10 @@ def _opt_int(value: Any) -> int | None:
         number = Decimal(str(value))
     except ArithmeticError:
         return None
+    # INT64 only: a bigger int breaks orjson (and BigQuery), and int() of "1e999999999" would
+    # build a billion-digit number.
+    if not number.is_finite() or not -(2**63) <= number < 2**63:
+        return None
     return int(number) if number == number.to_integral_value() else None
 
 

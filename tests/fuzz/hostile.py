@@ -28,9 +28,10 @@ from devstack.insert_validation import row_problems
 from pipeline import records
 from pipeline.core import TEST_MESSAGE_TYPE
 from pipeline.envelope import MAX_NESTING
+from pipeline.query_pages import PAGE_MESSAGE_TYPES
 from pipeline.records import Frame
 from pipeline.transforms import table_for_row
-from testsupport import examples
+from testsupport import examples, query_examples
 
 KNOWN_STAGES = frozenset(
     ("contract", "oversized", "parse", "graphql_error", "unknown_type", "validate")
@@ -272,6 +273,29 @@ def big_frames(draw: st.DrawFn) -> bytes:
     return text.replace('"@"', '"' + pad_byte * fill + '"').encode()
 
 
+@st.composite
+def query_pages(draw: st.DrawFn) -> tuple[bytes, dict[str, str]]:
+    """A reconciliation sweep's response page (``source=query``) with 1-3 paths given wrong
+    values or removed, and the sweep's attributes (``request_started_at`` sometimes hostile)."""
+    operation = draw(st.sampled_from(["products", "events"]))
+    body: Any = (
+        query_examples.products_page() if operation == "products" else query_examples.events_page()
+    )
+    for _ in range(draw(st.integers(0, 3))):
+        all_paths = list(paths(body))
+        if not all_paths:
+            break
+        path = draw(st.sampled_from(all_paths))
+        new = draw(st.one_of(st.sampled_from(WRONG_TYPES), json_values, st.just(_DELETE)))
+        body = replaced(body, path, new)
+    data, attrs = query_examples.query_page_message(body, operation)
+    if draw(st.integers(0, 4)) == 0:
+        attrs[ingress.ATTR_REQUEST_STARTED_AT] = draw(timestamps())
+    if draw(st.integers(0, 9)) == 0:
+        attrs[ingress.ATTR_OPERATION] = draw(st.sampled_from(["products", "events", "x", ""]))
+    return data, attrs
+
+
 frames_data = st.one_of(
     catalog_frames().map(lambda t: t[0]),
     error_frames(),
@@ -417,7 +441,8 @@ def outcome_problems(frame: Frame) -> list[str]:
             problems += message_problems(records.typed_message(frame, event), "typed message")
     else:
         spec = catalog.by_name(frame.message_type or "")
-        if frame.message_type != TEST_MESSAGE_TYPE and (spec is None or spec.table is not None):
+        raw_only_types = (TEST_MESSAGE_TYPE, *PAGE_MESSAGE_TYPES.values())  # + an empty page
+        if frame.message_type not in raw_only_types and (spec is None or spec.table is not None):
             problems.append(f"raw-only frame of type {frame.message_type!r}")
     for record in frame.reference:
         table = catalog.REFERENCE_TABLES[record.kind]

@@ -11,13 +11,13 @@ import os
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from contract import catalog, ingress
 from pipeline.core import process_frame
 from tests.fuzz import hostile
-from testsupport import examples
+from testsupport import examples, query_examples
 
 settings.register_profile(
     "ci",
@@ -70,6 +70,18 @@ def test_any_received_at_gives_valid_rows(received_at):
         assert frame.dead_letter is not None and frame.dead_letter.stage == "contract"
     else:
         assert frame.dead_letter is None and frame.received_at == canonical
+
+
+def _competitor_page(**details):
+    node = query_examples.event_node(competitors=[query_examples.competitor_node(**details)])
+    return query_examples.query_page_message(query_examples.events_page(node), "events")
+
+
+@example(_competitor_page(cloth_number=2**64))  # found by this test: a poison pill downstream
+@example(_competitor_page(trap_number="1e999999999"))  # would build a billion-digit int
+@given(hostile.query_pages())
+def test_mutated_query_pages_have_a_valid_outcome(message):
+    _check(*message)
 
 
 @given(hostile.deep_frames())
