@@ -9,6 +9,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 BQVENV := .bqvenv
+IACVENV := .iacvenv
 RUN_DIR := .run
 
 .PHONY: install run test lint fmt bench system-deps clean
@@ -27,7 +28,15 @@ $(BQVENV)/.installed: devstack/bqemulator-requirements.txt
 	$(BQVENV)/bin/python -m pip install -q -r devstack/bqemulator-requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed $(BQVENV)/.installed
+# checkov (the Terraform scanner run by tests/terraform/test_checkov.py) in its own virtualenv
+# too: it pins dozens of libraries the services must not inherit.
+$(IACVENV)/.installed: devstack/iac-requirements.txt
+	@test -x $(IACVENV)/bin/python || $(PYTHON) -m venv $(IACVENV)
+	$(IACVENV)/bin/python -m pip install -q --upgrade pip
+	$(IACVENV)/bin/python -m pip install -q -r devstack/iac-requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed $(BQVENV)/.installed $(IACVENV)/.installed
 
 # System packages (Java + Pub/Sub emulator come with the machine image; Chromium for the
 # dashboard's browser test). Installs only what is missing, only when it can (root + apt).
@@ -261,4 +270,4 @@ deploy:
 	@echo "Now: make dataflow-run (first time) or make dataflow-update (job already running)."
 
 clean:
-	rm -rf $(VENV) $(BQVENV) $(RUN_DIR) *.egg-info
+	rm -rf $(VENV) $(BQVENV) $(IACVENV) $(RUN_DIR) *.egg-info
