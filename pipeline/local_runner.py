@@ -19,7 +19,11 @@ Third, its Pub/Sub reader pulls at most 10 messages per bundle and holds an empt
 :data:`PULL_MAX_MESSAGES` per bundle (so every later step pays its per-bundle overhead ten times
 less often) and waits at most :data:`PULL_TIMEOUT_S` on an empty subscription.  The direct
 runner acknowledges what it pulls at once either way (frames in flight are lost if the local
-pipeline process dies; Dataflow acknowledges only after the results are durable).
+pipeline process dies; Dataflow acknowledges only after the results are durable).  Against the
+emulator the Pub/Sub client opens its gRPC channel without its usual options, so a pull response
+over gRPC's default 4 MiB receive limit failed with ``RESOURCE_EXHAUSTED`` and was redelivered
+forever, holding back every frame pulled with it; pulls here go through a channel without that
+limit (:data:`UNLIMITED_CHANNEL_OPTIONS`), so an oversized frame reaches its dead letter.
 
 Dataflow never imports this module.  Beam is pinned (``apache-beam==2.77.*``); if a future Beam
 moves these functions, :func:`install` does nothing and says so.
@@ -30,10 +34,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["PULL_MAX_MESSAGES", "PULL_TIMEOUT_S", "install"]
+__all__ = ["PULL_MAX_MESSAGES", "PULL_TIMEOUT_S", "UNLIMITED_CHANNEL_OPTIONS", "install"]
 
 PULL_MAX_MESSAGES = 100
 PULL_TIMEOUT_S = 1.0
+UNLIMITED_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+)
+"""What the Pub/Sub client sets on its own channels, except on the emulator's."""
 
 _log = logging.getLogger(__name__)
 _installed = False
@@ -104,6 +113,23 @@ def _install_row_size() -> None:
         bigquery.get_deep_size = json_size
 
 
+def _emulator_pull() -> Any:
+    """``pull`` of a subscriber on the emulator without gRPC's 4 MiB receive limit, or ``None``."""
+    import os
+
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if not host:
+        return None
+    import grpc
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    channel = grpc.insecure_channel(host, options=list(UNLIMITED_CHANNEL_OPTIONS))
+    transport = SubscriberGrpcTransport(channel=channel, credentials=AnonymousCredentials())
+    return pubsub_v1.SubscriberClient(transport=transport).pull
+
+
 def _install_pubsub_pull(transform_evaluator: Any) -> None:
     evaluator = getattr(transform_evaluator, "_PubSubReadEvaluator", None)
     if evaluator is None or not hasattr(evaluator, "_get_subscriber_client"):
@@ -114,7 +140,7 @@ def _install_pubsub_pull(transform_evaluator: Any) -> None:
     def _get_subscriber_client(cls: Any, transform: Any) -> Any:
         client = original(cls, transform)
         if not getattr(client, "_tote_local_pull", False):
-            pull = client.pull
+            pull = _emulator_pull() or client.pull
 
             def bigger_shorter_pull(*args: Any, **kwargs: Any) -> Any:
                 kwargs["max_messages"] = max(kwargs.get("max_messages") or 0, PULL_MAX_MESSAGES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.runners.direct import transform_evaluator
 from apache_beam.transforms import core, userstate
 
@@ -30,7 +31,9 @@ def test_map_wrappers_are_keyed_by_their_function():
     assert not userstate.is_stateful_dofn(beam.Map(len).dofn)
 
 
-def test_pubsub_pull_is_bigger_and_shorter():
+def test_pubsub_pull_is_bigger_and_shorter(monkeypatch):
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)
+
     class FakeClient:
         def __init__(self):
             self.calls = []
@@ -59,3 +62,39 @@ def test_pubsub_pull_is_bigger_and_shorter():
             "timeout": local_runner.PULL_TIMEOUT_S,
         }
     ]
+
+
+@pytest.mark.emulator
+def test_emulator_pulls_over_4_mib_do_not_fail(pubsub_emulator):
+    """A pull response over gRPC's default 4 MiB used to fail with RESOURCE_EXHAUSTED and be
+    redelivered forever (the emulator's channel has no size options)."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path("local-runner-test", "big-frames")
+    sub = subscriber.subscription_path("local-runner-test", "big-frames")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=sub, topic=topic)
+    for i in range(3):
+        publisher.publish(topic, b"x" * 2_000_000, frame_id=str(i)).result(30)
+
+    evaluator = transform_evaluator._PubSubReadEvaluator
+    original = evaluator._get_subscriber_client_state_unlocked
+
+    class Holder:
+        client = pubsub_v1.SubscriberClient()
+
+    try:
+        evaluator._get_subscriber_client_state_unlocked = classmethod(lambda cls, t: Holder)
+        client = evaluator._get_subscriber_client(object())
+        received = []
+        while len(received) < 3:
+            resp = client.pull(subscription=sub, max_messages=10, timeout=5)
+            received += resp.received_messages
+    finally:
+        evaluator._get_subscriber_client_state_unlocked = original
+        subscriber.delete_subscription(subscription=sub)
+        publisher.delete_topic(topic=topic)
+    assert sorted(m.message.attributes["frame_id"] for m in received) == ["0", "1", "2"]
+    assert all(len(m.message.data) == 2_000_000 for m in received)
