@@ -298,7 +298,7 @@ class RaceDay:
                         for p, c in enumerate(runners, 1)
                     ]
                     + [
-                        {"competitorId": c, "finishingPosition": "", "status": "WITHDRAWN"}
+                        {"competitorId": c, "finishingPosition": None, "status": "WITHDRAWN"}
                         for c in sorted(event.withdrawn)
                     ],
                 },

@@ -105,7 +105,7 @@ def test_non_runners_withdraw_selections_and_stay_out_of_results() -> None:
         if m.field == "onEventResultChanged":
             for r in m.payload["competitorResults"]:
                 if r["competitorId"] in withdrawn:
-                    assert r["status"] == "WITHDRAWN" and r["finishingPosition"] == ""
+                    assert r["status"] == "WITHDRAWN" and r["finishingPosition"] is None
 
 
 def test_products_open_close_settle_and_bets_resolve() -> None:
@@ -124,3 +124,15 @@ def test_products_open_close_settle_and_bets_resolve() -> None:
     first = dividends[0].payload["dividends"][0]
     assert first["dividend"]["amount"]["currency"]["code"] == "GBP"
     assert UUID.match(first["legs"][0]["selections"][0]["id"])
+
+
+def test_every_state_message_passes_the_pipelines_validation() -> None:
+    """The simulator speaks what the pipeline accepts: no message of a long day is rejected
+    (a withdrawn runner's position is null, not an empty string)."""
+    from contract import catalog
+    from pipeline.normalize import normalize
+
+    for m in take(8000):
+        spec = catalog.by_field(m.field)
+        if spec is not None and spec.table is not None:
+            normalize(spec, m.payload)  # raises ValidationError naming the field
