@@ -134,7 +134,7 @@ class FrameCoder(_VersionedCoder):
 
 
 def _state_list(state: EntityState) -> list[Any]:
-    return [state.fingerprint, state.columns, state.as_of, state.emitted_at]
+    return [state.fingerprint, state.values, state.as_of, state.emitted_at]
 
 
 def _state_of(items: list[Any]) -> EntityState:
@@ -143,14 +143,14 @@ def _state_of(items: list[Any]) -> EntityState:
 
 class EntityStateCoder(_VersionedCoder):
     """One entity's :class:`~pipeline.dedup.EntityState` (per-key layout): ``0x01`` + orjson
-    ``[fingerprint, columns, as_of, emitted_at]``."""
+    ``[fingerprint, values, as_of, emitted_at]``."""
 
     def encode(self, state: EntityState) -> bytes:
         return b"\x01" + _dumps(_state_list(state))
 
     def decode(self, encoded: bytes) -> EntityState:
         _check_version(encoded, 1, "EntityState")
-        return _state_of(orjson.loads(encoded[1:]))
+        return _state_of(_loads(encoded[1:]))
 
     def to_type_hint(self) -> type:
         return EntityState
@@ -164,7 +164,7 @@ class ShardedEntityStateCoder(_VersionedCoder):
 
     def decode(self, encoded: bytes) -> dict[str, EntityState]:
         _check_version(encoded, 1, "sharded EntityState")
-        return {k: _state_of(v) for k, v in orjson.loads(encoded[1:]).items()}
+        return {k: _state_of(v) for k, v in _loads(encoded[1:]).items()}
 
     def to_type_hint(self) -> type:
         return dict

@@ -48,7 +48,6 @@ __all__ = [
     "TransportDeduper",
     "as_of_key",
     "canonical_values",
-    "column_fingerprints",
     "decide_semantic",
     "entity_key",
     "expire",
@@ -70,12 +69,13 @@ def fingerprint_text(text: str) -> str:
 
 
 def _canonical_decimal(value: Any) -> Any:
-    """``1881.80`` / ``Decimal('1881.8')`` → ``"1881.8"``; ``100.00`` → ``"100"``."""
-    if value is None:
-        return None
-    text = str(value)
+    """``1881.80`` / ``Decimal('1881.80')`` → ``"1881.8"``; ``100.00`` → ``"100"`` (the value
+    itself when already canonical: the common case costs two membership tests)."""
+    text = value if type(value) is str else str(value)
     if "E" in text or "e" in text:
         text = format(Decimal(text), "f")
+    elif "." not in text or text[-1] != "0":
+        return "0" if text == "-0" else text
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
@@ -102,25 +102,45 @@ def _numeric_plan(message_type: str) -> dict[str, frozenset[str] | None]:
     return plan
 
 
+def _canonical_records(records: list[Any], fields: frozenset[str]) -> list[Any]:
+    out = records
+    for i, item in enumerate(records):
+        if not isinstance(item, dict):
+            continue
+        for field in fields:
+            value = item.get(field)
+            if value is None:
+                continue
+            canonical = _canonical_decimal(value)
+            if canonical != value or type(value) is not str:
+                if out is records:
+                    out = list(records)
+                if out[i] is item:
+                    out[i] = item = dict(item)
+                item[field] = canonical
+    return out
+
+
 def canonical_values(message_type: str, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` with every decimal in one spelling, so equal amounts compare equal."""
-    plan = _numeric_plan(message_type)
-    if not plan:
-        return values
-    out = dict(values)
-    for name, fields in plan.items():
-        value = out.get(name)
+    """``values`` with every decimal in one spelling, so equal amounts compare equal (``values``
+    itself when nothing needs changing)."""
+    out = values
+    for name, fields in _numeric_plan(message_type).items():
+        value = values.get(name)
         if value is None:
             continue
         if fields is None:
-            out[name] = _canonical_decimal(value)
+            canonical = _canonical_decimal(value)
+            changed = canonical != value or type(value) is not str
         elif isinstance(value, list):
-            out[name] = [
-                {k: _canonical_decimal(v) if k in fields else v for k, v in item.items()}
-                if isinstance(item, dict)
-                else item
-                for item in value
-            ]
+            canonical = _canonical_records(value, fields)
+            changed = canonical is not value
+        else:
+            continue
+        if changed:
+            if out is values:
+                out = dict(values)
+            out[name] = canonical
     return out
 
 
@@ -128,16 +148,6 @@ def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     """The digest of an event's normalised state: independent of key order, of how Tote spelt
     the message (operation, protocol, field order) and of decimal spelling (``1881.80``)."""
     return fingerprint_text(canonical_json(canonical_values(message_type, values)))
-
-
-def column_fingerprints(message_type: str, values: dict[str, Any]) -> dict[str, str]:
-    """One short digest per column (``None`` columns included), for comparing the columns a
-    query page provides against the last emitted state."""
-    canonical = canonical_values(message_type, values)
-    return {
-        name: hashlib.blake2b(canonical_json({"v": value}).encode(), digest_size=8).hexdigest()
-        for name, value in canonical.items()
-    }
 
 
 def as_of_key(text: str | None) -> str | None:
@@ -199,16 +209,13 @@ class Decision(StrEnum):
 
 @dataclass(slots=True)
 class EntityState:
-    """What is remembered about an entity's last emitted state.
+    """What is remembered about an entity's last emitted state: its ``fingerprint``, its
+    ``values`` (as normalised, to compare the columns a query page provides), the canonical
+    ``as_of`` of the newest emitted state, and ``emitted_at``, the element time (micros) of the
+    last emission, from which the TTL runs."""
 
-    ``fingerprint`` is the digest of the whole state (``None`` once a query page has updated
-    only some columns); ``columns`` one digest per column; ``as_of`` the canonical ``as_of`` of
-    the newest emitted state; ``emitted_at`` the element time (micros) of the last emission,
-    from which the TTL runs.
-    """
-
-    fingerprint: str | None
-    columns: dict[str, str]
+    fingerprint: str
+    values: dict[str, Any]
     as_of: str | None
     emitted_at: int
 
@@ -218,13 +225,12 @@ def _provided(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_duplicate(last: EntityState, event: TypedEvent) -> bool:
-    if event.source == ingress.SOURCE_QUERY:
-        provided = _provided(event.values)
-        columns = column_fingerprints(event.message_type, provided)
-        return all(last.columns.get(name) == digest for name, digest in columns.items())
-    if last.fingerprint is not None:
+    if event.source != ingress.SOURCE_QUERY:
         return last.fingerprint == event.fingerprint
-    return column_fingerprints(event.message_type, event.values) == last.columns
+    # A query page: equal on every column it provides (rare enough to canonicalise here).
+    provided = canonical_values(event.message_type, _provided(event.values))
+    remembered = canonical_values(event.message_type, last.values)
+    return all(remembered.get(name) == value for name, value in provided.items())
 
 
 def decide_semantic(
@@ -235,21 +241,25 @@ def decide_semantic(
 
     Order: a duplicate of the last emitted state (within the TTL) is dropped whatever its
     ``as_of`` (a query page equal to a newer streamed state adds nothing); otherwise an event
-    strictly older than the last emitted ``as_of`` is stale; otherwise it is emitted.
+    strictly older than the last emitted ``as_of`` is stale; otherwise it is emitted.  An
+    emitted query page updates only the columns it provides (the rest stay as last emitted).
     """
-    within_ttl = last is not None and abs(ts_micros - last.emitted_at) <= ttl_micros
-    if last is not None and within_ttl and _is_duplicate(last, event):
+    if (
+        last is not None
+        and abs(ts_micros - last.emitted_at) <= ttl_micros
+        and _is_duplicate(last, event)
+    ):
         return Decision.DUPLICATE, last
     as_of = as_of_key(event.as_of)
     if last is not None and as_of is not None and last.as_of is not None and as_of < last.as_of:
         return Decision.STALE, last
     newest = as_of if as_of is not None else (last.as_of if last is not None else None)
-    if event.source == ingress.SOURCE_QUERY:
-        columns = column_fingerprints(event.message_type, _provided(event.values))
-        merged = {**last.columns, **columns} if last is not None else columns
-        return Decision.EMIT, EntityState(None, merged, newest, ts_micros)
-    columns = column_fingerprints(event.message_type, event.values)
-    return Decision.EMIT, EntityState(event.fingerprint, columns, newest, ts_micros)
+    if event.source == ingress.SOURCE_QUERY and last is not None:
+        merged = {**last.values, **_provided(event.values)}
+        return Decision.EMIT, EntityState(
+            fingerprint(event.message_type, merged), merged, newest, ts_micros
+        )
+    return Decision.EMIT, EntityState(event.fingerprint, event.values, newest, ts_micros)
 
 
 # --- pruning (sharded layout) --------------------------------------------------------------

@@ -125,7 +125,8 @@ def test_a_query_page_equal_to_the_last_streamed_state_is_a_duplicate():
     newer = _pool("1900", net=None, source=ingress.SOURCE_QUERY, as_of=T.format(ms=200))
     assert deduper.decide(newer, 2 * S) is Decision.EMIT
     state = deduper.state["PoolTotalChanged|p1"]
-    assert state.fingerprint is None and state.as_of == T.format(ms=200)
+    assert state.values == _pool("1900", "5316.32").values and state.as_of == T.format(ms=200)
+    assert state.fingerprint == _pool("1900", "5316.32").fingerprint
     # ... so the streamed state with that gross and the old net is a duplicate of the merge,
     assert deduper.decide(_pool("1900.00", as_of=T.format(ms=300)), 3 * S) is Decision.DUPLICATE
     # and one with a new net is not.
