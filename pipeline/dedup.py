@@ -147,7 +147,12 @@ def canonical_values(message_type: str, values: dict[str, Any]) -> dict[str, Any
 def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     """The digest of an event's normalised state: independent of key order, of how Tote spelt
     the message (operation, protocol, field order) and of decimal spelling (``1881.80``)."""
-    return fingerprint_text(canonical_json(canonical_values(message_type, values)))
+    text = canonical_json(values)
+    # Fast path: only a string ending in "0" (trailing zeros, "-0") or an exponent can change
+    # under canonical_values; without one the text is already canonical.
+    if '0"' in text or "E+" in text or "E-" in text:
+        text = canonical_json(canonical_values(message_type, values))
+    return fingerprint_text(text)
 
 
 def as_of_key(text: str | None) -> str | None:
