@@ -9,6 +9,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 BQVENV := .bqvenv
+IACVENV := .iacvenv
 RUN_DIR := .run
 
 .PHONY: install run test lint fmt bench system-deps clean
@@ -27,7 +28,15 @@ $(BQVENV)/.installed: devstack/bqemulator-requirements.txt
 	$(BQVENV)/bin/python -m pip install -q -r devstack/bqemulator-requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed $(BQVENV)/.installed
+# checkov (the Terraform scanner run by tests/terraform/test_checkov.py) in its own virtualenv
+# too: it pins dozens of libraries the services must not inherit.
+$(IACVENV)/.installed: devstack/iac-requirements.txt
+	@test -x $(IACVENV)/bin/python || $(PYTHON) -m venv $(IACVENV)
+	$(IACVENV)/bin/python -m pip install -q --upgrade pip
+	$(IACVENV)/bin/python -m pip install -q -r devstack/iac-requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed $(BQVENV)/.installed $(IACVENV)/.installed
 
 # System packages (Java + Pub/Sub emulator come with the machine image; Chromium for the
 # dashboard's browser test). Installs only what is missing, only when it can (root + apt).
@@ -92,6 +101,21 @@ webapp: $(VENV)/.installed
 
 test-webapp: $(VENV)/.installed
 	$(PY) -m pytest tests/webapp $(PYTEST_ARGS)
+
+# Access tokens for a deployed web app (docs/webapp.md#access). The keyring is read from Secret
+# Manager into the minting process only; the token goes to stdout and nowhere else:
+#   make webapp-token PROJECT=p SUB=alice STREAMS=market,bet-lifecycle TTL=3600
+#   make webapp-token-key KID=2026-12     (a fresh keyring entry, for a key rotation)
+TTL ?= 3600
+.PHONY: webapp-token webapp-token-key
+
+webapp-token: $(VENV)/.installed
+	$(call deploy-require,PROJECT SUB STREAMS)
+	@WEBAPP_TOKEN_KEYS="$$(gcloud secrets versions access latest --secret=tote-webapp-token-keys --project=$(PROJECT))" $(PY) -m webapp.tokens mint --sub '$(SUB)' --streams '$(STREAMS)' --ttl '$(TTL)'
+
+webapp-token-key: $(VENV)/.installed
+	$(call deploy-require,KID)
+	@$(PY) -m webapp.tokens new-key --kid '$(KID)'
 
 # 1000 SSE clients, 100 events/s through the Pub/Sub emulator; BENCH_ARGS='--clients 2000' etc.
 bench-webapp: $(VENV)/.installed
@@ -246,4 +270,4 @@ deploy:
 	@echo "Now: make dataflow-run (first time) or make dataflow-update (job already running)."
 
 clean:
-	rm -rf $(VENV) $(BQVENV) $(RUN_DIR) *.egg-info
+	rm -rf $(VENV) $(BQVENV) $(IACVENV) $(RUN_DIR) *.egg-info

@@ -13,8 +13,12 @@ from setuptools import find_packages, setup
 
 BEAM = ["apache-beam[gcp]==2.77.*"]
 CONNECTOR = ["websockets>=14,<18", "flask>=3.1,<4", "gunicorn>=23"]
-WEBAPP = ["flask>=3.1,<4", "gunicorn>=23"]
-DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9"]
+WEBAPP = [
+    "flask>=3.1,<4",
+    "gunicorn>=23",
+    "PyJWT[crypto]>=2.10.1,<3",  # 2.10.0: CVE-2024-53861 (iss checked as a substring)
+]  # access tokens (webapp/access.py)
+DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "hypothesis>=6.100", "jsonschema>=4.23,<5"]
 
 setup(
     name="tote-realtime",

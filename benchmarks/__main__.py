@@ -35,6 +35,12 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--clients", "1000", "--rate", "100", "--duration", "20"],
         ["--clients", "200", "--rate", "100", "--duration", "5"],
     ),
+    "webdata": (
+        "benchmarks.bench_webdata",
+        ["--races", "60", "--requests", "200", "--rate", "50", "--seconds", "10"],
+        ["--races", "20", "--requests", "50", "--rate", "50", "--seconds", "4"],
+    ),
+    "recon": ("benchmarks.bench_recon", ["--pages", "400"], ["--pages", "40"]),
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
     "e2e": (
         "benchmarks.bench_e2e",

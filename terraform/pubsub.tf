@@ -1,7 +1,9 @@
 # Pub/Sub: the ingress topic the connector publishes raw frames to, the pipeline's subscription
-# to it, the eight typed topics the web app listens to, and the dead-letter topic.
+# to it, the eight typed topics and the reference topic the web app listens to, and the
+# dead-letter topic.
 
 resource "google_pubsub_topic" "ingress" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption at rest by design: Tote market data, no customer keys to manage (docs/deployment.md)
   name = local.catalog.ingress_topic
 
   # Topic retention lets an operator seek the pipeline's subscription back in time and replay
@@ -12,15 +14,33 @@ resource "google_pubsub_topic" "ingress" {
 }
 
 resource "google_pubsub_topic" "typed" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption at rest by design: Tote market data, no customer keys to manage (docs/deployment.md)
   for_each = local.catalog.typed_topics
 
   name   = each.key
   labels = { stream = each.value.stream }
 
+  # A new web app instance seeks its fresh subscriptions back over its replay window
+  # (WEBAPP_REPLAY_WINDOW_MINUTES) to rebuild its history and /state: the topic must keep that long.
+  message_retention_duration = var.typed_topic_retention
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Reference entities (events, products, legs, selections, competitors) the pipeline learns from
+# query sweeps; the web app names its cards from them. Topic retention lets a web app instance
+# that starts mid-day seek its new subscription back and learn the day's names.
+resource "google_pubsub_topic" "reference" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption at rest by design: Tote market data, no customer keys to manage (docs/deployment.md)
+  name = local.catalog.reference_topic
+
+  message_retention_duration = var.reference_topic_retention
+
   depends_on = [google_project_service.enabled]
 }
 
 resource "google_pubsub_topic" "dead_letters" {
+  #checkov:skip=CKV_GCP_83:Google-managed encryption at rest by design: Tote market data, no customer keys to manage (docs/deployment.md)
   name = local.catalog.dead_letter_topic
 
   depends_on = [google_project_service.enabled]

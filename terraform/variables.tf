@@ -1,5 +1,5 @@
-# Inputs. Only project_id and region are required; everything else has a default that suits a
-# single production project. No variable carries a secret: secret values go straight into
+# Inputs. project_id, region and runbook_base_url are required; everything else has a default that
+# suits a single production project (terraform.tfvars.example shows the usual settings). No variable carries a secret: secret values go straight into
 # Secret Manager (docs/deployment.md), never through Terraform.
 
 variable "project_id" {
@@ -46,6 +46,18 @@ variable "ingress_topic_retention" {
   default     = "604800s"
 }
 
+variable "typed_topic_retention" {
+  type        = string
+  description = "How long the typed topics keep messages: at least the web app's replay window (WEBAPP_REPLAY_WINDOW_MINUTES, 30 min)."
+  default     = "3600s"
+}
+
+variable "reference_topic_retention" {
+  type        = string
+  description = "How long the reference topic keeps messages, so a new web app subscription can seek back to the racing day's names."
+  default     = "86400s"
+}
+
 variable "ingress_max_delivery_attempts" {
   type        = number
   description = "Deliveries of one ingress frame before Pub/Sub moves it to the dead-letter topic (5-100); 0 removes the policy."
@@ -81,7 +93,7 @@ variable "deletion_protection" {
 
 variable "connector_watchdog_seconds" {
   type        = number
-  description = "Seconds without any GraphQL traffic before the connector reconnects."
+  description = "Longest GraphQL silence the connector tolerates before reconnecting (it reconnects after three keep-alive intervals when that is shorter: 15 s with Tote's 5 s)."
   default     = 30
 }
 
@@ -93,8 +105,20 @@ variable "connector_operators" {
 
 variable "webapp_public" {
   type        = bool
-  description = "Let browsers reach the web app without Google credentials (the SSE token still applies)."
+  description = "Let browsers reach the web app without Google credentials (access tokens still apply)."
   default     = true
+}
+
+variable "webapp_market_data_open" {
+  type        = bool
+  description = "WEBAPP_MARKET_DATA_OPEN: serve the market streams to clients without a token (bet-lifecycle always needs one)."
+  default     = false
+}
+
+variable "webapp_trusted_proxy_hops" {
+  type        = number
+  description = "WEBAPP_TRUSTED_PROXY_HOPS: proxies appending to X-Forwarded-For (Cloud Run's front end: 1; behind an external Application Load Balancer: 2)."
+  default     = 1
 }
 
 variable "webapp_concurrency" {
@@ -129,22 +153,26 @@ variable "webapp_cors_origins" {
 
 # --- Scheduler --------------------------------------------------------------------------------------
 
-variable "connector_start_cron" {
-  type        = string
-  description = "When Scheduler opens the Tote websocket (Europe/London)."
-  default     = "0 6 * * *"
+variable "connector_window_start_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window opens: Scheduler's /start, and a connector instance booting after it connects by itself (AUTOSTART_WINDOW)."
+  default     = 6
+
+  validation {
+    condition     = var.connector_window_start_hour >= 0 && var.connector_window_start_hour <= 23
+    error_message = "connector_window_start_hour must be an hour, 0-23."
+  }
 }
 
-variable "connector_stop_cron" {
-  type        = string
-  description = "When Scheduler closes the Tote websocket (Europe/London)."
-  default     = "0 23 * * *"
-}
+variable "connector_window_end_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window closes: Scheduler's /stop, and a still-connected instance disconnects by itself."
+  default     = 23
 
-variable "connector_ensure_cron" {
-  type        = string
-  description = "When Scheduler re-sends an idempotent /start inside the window (Europe/London); must end before the stop."
-  default     = "*/10 6-22 * * *"
+  validation {
+    condition     = var.connector_window_end_hour > var.connector_window_start_hour && var.connector_window_end_hour <= 24
+    error_message = "connector_window_end_hour must be after the start hour, at most 24."
+  }
 }
 
 # --- Dataflow ---------------------------------------------------------------------------------------
@@ -193,10 +221,38 @@ variable "notification_channel_ids" {
   default     = []
 }
 
+variable "webapp_5xx_per_second" {
+  type        = number
+  description = "Alert when the web app answers more 5xx than this per second for 5 minutes."
+  default     = 0.1
+}
+
+variable "webapp_429_per_second" {
+  type        = number
+  description = "Alert when the web app refuses more streams (429) than this per second for 10 minutes."
+  default     = 1
+}
+
+variable "webapp_dropped_clients_threshold" {
+  type        = number
+  description = "Alert when more SSE clients than this are dropped as too slow within 5 minutes."
+  default     = 20
+}
+
+variable "webapp_backlog_age_threshold_s" {
+  type        = number
+  description = "Alert when a live web app instance leaves a typed event unacknowledged longer than this."
+  default     = 60
+}
+
 variable "runbook_base_url" {
   type        = string
-  description = "Where the repository is browsable; alert texts link to <this>/docs/operations.md."
-  default     = "https://github.com/tote-realtime/tote-realtime/blob/main"
+  description = "Where this repository is browsable (e.g. its web view of the main branch); alert texts link to <this>/docs/operations.md. Required: a wrong default would send on-call to a page that does not exist."
+
+  validation {
+    condition     = can(regex("^https://[^ ]+[^/]$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL without a trailing slash."
+  }
 }
 
 variable "racing_hours_utc" {

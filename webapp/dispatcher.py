@@ -93,6 +93,11 @@ class Dispatcher:
             self._incoming.put(member)
         return member.done
 
+    @property
+    def alive(self) -> bool:
+        """The writer thread runs (``/healthz``: without it no stream gets a byte)."""
+        return self._thread.is_alive()
+
     def stop(self, flush_timeout: float = 2.0) -> None:
         """Flush what is pending (up to ``flush_timeout``), end every stream, stop the thread."""
         self._flush_timeout = flush_timeout
@@ -181,12 +186,14 @@ class Dispatcher:
             if outbox:  # still pending from an earlier tick: keep draining, take nothing new
                 self._write(member)
             elif behind > 0:
-                key = (client.cursor, client.filter)
+                key = (client.cursor, client.filter, client.floor)
                 batch = cache.get(key)
                 if batch is None:
                     batch = cache[key] = self._batch(client, ring)
                 payload, count, last = batch
                 client.cursor = last
+                if client.floor is not None:
+                    client.passed(ring.get(last))
                 if count:
                     wire_key = (key, outbox.chunked)
                     wire = wires.get(wire_key)
@@ -207,12 +214,20 @@ class Dispatcher:
                 break
         if not events:
             return b"", 0, client.cursor
+        if client.floor is not None:
+            floor = client.floor
+            last = events[-1].seq
+            events = [e for e in events if e.late or e.key > floor]
+            if not events:
+                return b"", 0, last
+        else:
+            last = events[-1].seq
         chosen = (
             events
             if client.filter.is_everything
             else [e for e in events if client.filter.matches(e)]
         )
-        return b"".join(e.frame for e in chosen), len(chosen), events[-1].seq
+        return b"".join(e.frame for e in chosen), len(chosen), last
 
     def _send(self, member: _Member, wire: bytes, events: int) -> None:
         """Fast path: one ``send`` for a client that keeps up; the rest waits in its outbox."""
@@ -245,7 +260,12 @@ class Dispatcher:
 
     def _drop(self, member: _Member, why: str) -> None:
         log.warning(
-            "dropped slow SSE client #%d (%s): %s", member.client.number, member.client.address, why
+            "dropped slow SSE client #%d (%s): %s",
+            member.client.number,
+            member.client.address,
+            why,
+            # counted by the log-based metric tote_webapp_dropped_clients (Terraform)
+            extra={"json_fields": {"event": "sse-client-dropped", "why": why}},
         )
         self.bus.drop(member.client, "slow")
         with contextlib.suppress(OSError):

@@ -9,9 +9,10 @@ reserve keeps ``/health`` answering when the stream cap is reached), ~1-2k strea
 is the comfortable range (see docs/webapp.md and ``benchmarks/bench_webapp.py``); scale out
 with more instances, not workers.
 
-Exactly one worker: event ids (``<epoch>-<seq>``) and the replay buffer are per process, so
-several workers behind one port would hand a reconnecting browser to a process that does not
-know its ``Last-Event-ID``.
+Exactly one worker: each process holds its own subscriptions, replay buffer and ``/state``
+(warmed up from the subscription window), so several workers would each pull every message and
+hold the same history once more for nothing; event ids come from the data, so a reconnect may
+land on any instance.
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ worker_connections = threads + 64
 timeout = 60
 graceful_timeout = 15
 keepalive = 5
-# The query string may carry ?access_token=: log the path only (%(U)s), never %(q)s / %(r)s.
+# Cloud Logging JSON for gunicorn's own lines (webapp/logs.py): the access log records the path
+# only (the query string may carry ?access_token=), and every line, the error log's request
+# line of a malformed request included, is redacted.  access_log_format is not used.
+logger_class = "webapp.logs.GunicornLogger"
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("WEBAPP_LOG_LEVEL", "info")
 # gunicorn 27's control socket lives at one fixed path per user: several instances on one
