@@ -305,3 +305,45 @@ def test_stale_events_are_counted_per_type():
     result = _run(stream, check, "per_key")
     assert _counter(result, "stale_PoolTotalChanged") == 1
     assert _counter(result, "emitted_PoolTotalChanged") == 1
+
+
+def test_a_sweep_page_answered_before_a_newer_streamed_total_does_not_roll_it_back():
+    """The race: a sweep's request starts (R+1); a streamed pool total arrives after it (R+2);
+    then the page (received R+3) answers with the older total: stored as history, not
+    published.  A later page equal to the streamed state is a semantic duplicate."""
+    from testsupport import query_examples as q
+
+    def page(frame_id, started_s, gross):
+        data, attrs = q.query_page_message(
+            q.products_page(q.product_node(gross=gross)),
+            "products",
+            frame_id=frame_id,
+            request_started_at=R0 + timedelta(seconds=started_s),
+            received_at=R0 + timedelta(seconds=started_s + 1),
+        )
+        return PubsubMessage(data, attrs, message_id=f"m-{frame_id}")
+
+    stream = _stream(
+        (T0, [(_pool("s1", 0), T0)]),
+        (T0 + 1, [(_pool("s2", 2, _pool_gross(7000)), T0 + 1)]),
+        (T0 + 2, [(page("p-old", 1, 6645.4), T0 + 2)]),
+        (T0 + 3, [(page("p-same", 4, 7000), T0 + 3)]),
+    )
+    pool_table = catalog.by_name("PoolTotalChanged").table
+    pool_topic = catalog.by_name("PoolTotalChanged").topic
+
+    def check(out):
+        assert_that(
+            _ids(_rows_of(out, pool_table, "pool rows"), "pool ids"),
+            equal_to(["s1", "s2", "p-old"]),
+            label="the stale page total is history",
+        )
+        assert_that(
+            out.messages
+            | "pool topic" >> beam.Filter(lambda m: m[0] == pool_topic)
+            | "pool msg ids" >> beam.Map(lambda m: m[2]["frame_id"]),
+            equal_to(["s1", "s2"]),
+            label="but never published",
+        )
+
+    _run(stream, check, "per_key")
