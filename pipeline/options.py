@@ -8,11 +8,28 @@ Dataflow flex template exposes them as parameters.
 
 from __future__ import annotations
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from contract import catalog
 
-__all__ = ["ToteOptions"]
+__all__ = ["LAYOUTS", "ToteOptions", "dedup_layout", "is_dataflow"]
+
+LAYOUTS = ("per_key", "sharded")
+"""The dedup state layouts (``pipeline.transforms``)."""
+
+
+def is_dataflow(options: PipelineOptions) -> bool:
+    """True when the pipeline runs on Dataflow (where Dataflow-only features switch on)."""
+    runner = options.view_as(StandardOptions).runner or ""
+    return "dataflow" in str(runner).lower()
+
+
+def dedup_layout(options: PipelineOptions) -> str:
+    """``--dedup_layout`` resolved: ``auto`` → ``per_key`` on Dataflow, else ``sharded``."""
+    layout = options.view_as(ToteOptions).dedup_layout
+    if layout == "auto":
+        return "per_key" if is_dataflow(options) else "sharded"
+    return layout
 
 
 class ToteOptions(PipelineOptions):
@@ -59,8 +76,17 @@ class ToteOptions(PipelineOptions):
             "--dedup_shards",
             type=int,
             default=64,
-            help="Keys of the two dedup steps: their state is sharded by a hash of the entity, "
-            "so the key count stays fixed (64 = up to 64-way parallel on Dataflow).",
+            help="Keys of each dedup step in the sharded layout: state is sharded by a hash of "
+            "the frame id / entity, so the key count stays fixed.",
+        )
+        parser.add_argument(
+            "--dedup_layout",
+            default="auto",
+            choices=("auto", *LAYOUTS),
+            help="Dedup state layout: per_key (a small state and timer per frame id / entity; "
+            "the cost per element does not grow with entities) or sharded (a dict per shard; "
+            "fewer keys, faster on the local direct runner). auto = per_key on Dataflow, "
+            "sharded elsewhere.",
         )
         parser.add_argument(
             "--bigquery",

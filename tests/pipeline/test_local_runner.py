@@ -8,20 +8,20 @@ from apache_beam.runners.direct import transform_evaluator
 from apache_beam.transforms import core, userstate
 
 from pipeline import local_runner
-from pipeline.transforms import PublishFn, SemanticDedupFn, TransportDedupFn
+from pipeline.transforms import PublishFn, ShardedSemanticDedupFn, ShardedTransportDedupFn
 
 
 def test_install_memoises_specs_without_changing_them():
     assert local_runner.install() is True
     assert local_runner.install() is True  # idempotent
-    for dofn in (TransportDedupFn(60), SemanticDedupFn(60), PublishFn("p")):
+    for dofn in (ShardedTransportDedupFn(60, 64), ShardedSemanticDedupFn(60), PublishFn("p")):
         first = userstate.get_dofn_specs(dofn)
         assert userstate.get_dofn_specs(type(dofn).__new__(type(dofn))) is first
-    transport = userstate.get_dofn_specs(TransportDedupFn(60))
-    semantic = userstate.get_dofn_specs(SemanticDedupFn(60))
+    transport = userstate.get_dofn_specs(ShardedTransportDedupFn(60, 64))
+    semantic = userstate.get_dofn_specs(ShardedSemanticDedupFn(60))
     assert {s.name for s in transport[0]} == {"state", "next_expiry"}
     assert transport[1] != semantic[1]  # each class keeps its own timer spec
-    assert userstate.is_stateful_dofn(TransportDedupFn(60))
+    assert userstate.is_stateful_dofn(ShardedTransportDedupFn(60, 64))
     assert not userstate.is_stateful_dofn(PublishFn("p"))
 
 
