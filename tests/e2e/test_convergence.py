@@ -4,9 +4,9 @@ BigQuery and on the SSE stream — back to the simulator's truth; and a sweep ov
 state emits nothing.
 
 Each test runs the real system (simulator with its query API, connector with sweeps, pipeline on
-the direct runner, web app) on the shared emulators.  These depend on the pipeline turning query
-pages into typed events (``pipeline/query_pages.py``, the "recon" work) and on the semantic dedup
-over normalised state (the "dedup" work).
+the direct runner, web app) on the shared emulators: the pipeline turns query pages into typed
+events (``pipeline/query_pages.py``) and its semantic dedup compares normalised state, so an
+unchanged entity in a page is not news.
 """
 
 from __future__ import annotations
@@ -41,34 +41,6 @@ CONNECTOR_ENV = {
     "SWEEP_PAGE_SIZE": "50",
     "BACKOFF_BASE_SECONDS": "0.2",
 }
-
-
-def _pipeline_reads_query_pages() -> bool:
-    try:
-        import pipeline.query_pages  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def _dedup_compares_normalised_values() -> bool:
-    from pipeline import dedup
-
-    return hasattr(dedup, "canonical_values")
-
-
-needs_dedup = pytest.mark.xfail(
-    not _dedup_compares_normalised_values(),
-    reason="semantic dedup compares the raw payload text, so a query page's re-shaped message "
-    "never equals the streamed one (the dedup work: normalised values, provided columns)",
-    strict=False,
-)
-
-needs_recon = pytest.mark.xfail(
-    not _pipeline_reads_query_pages(),
-    reason="the pipeline does not turn query pages into typed events yet (pipeline/query_pages.py)",
-    strict=False,
-)
 
 
 @pytest.fixture
@@ -208,7 +180,6 @@ def _lost(system: LocalSystem) -> int:
     return system.simulator_stats()["lost_while_unheard"]
 
 
-@needs_recon
 def test_silent_socket_then_sweep_converges(make_system):
     system, _reader, sse = make_system()
     _wait_sent(system, FRAMES // 3)
@@ -221,7 +192,6 @@ def test_silent_socket_then_sweep_converges(make_system):
     assert_converged(system, sse)
 
 
-@needs_recon
 def test_dropped_connection_then_sweep_converges(make_system):
     system, _reader, sse = make_system()
     _wait_sent(system, FRAMES // 3)
@@ -234,7 +204,6 @@ def test_dropped_connection_then_sweep_converges(make_system):
     assert system.connector_status()["sweeps"]["triggers"].get("subscribed", 0) >= 2
 
 
-@needs_recon
 def test_late_start_converges(make_system):
     system, _reader, sse = make_system(simulator_args=("--advance", "600"))
     assert system.simulator_stats()["advanced"] == 600
@@ -243,8 +212,6 @@ def test_late_start_converges(make_system):
     assert sweeps["failed"] == 0 and sweeps["triggers"].get("subscribed", 0) >= 1
 
 
-@needs_recon
-@needs_dedup
 def test_a_sweep_over_unchanged_state_emits_nothing(make_system):
     system, reader, sse = make_system(simulator_args=("--advance", "600"))
     assert_converged(system, sse)
