@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> None:
         # 1. throughput from a backlog
         collector = Collector(PROJECT, "tput")
         frames = _frames(args.frames, 1, "tput")
-        for f in [publisher.publish(topic, d, **a) for d, a in frames]:
+        # attributes are str: mypy matches **dict[str, str] against retry=/timeout= as well
+        futures = [publisher.publish(topic, d, **a) for d, a in frames]  # type: ignore[arg-type]
+        for f in futures:
             f.result(60)
         elapsed = collector.wait_for({a["frame_id"] for _, a in frames}, timeout=600)
         collector.close()
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         next_send = time.monotonic()
         for data, attrs in frames:
             attrs[ingress.ATTR_RECEIVED_AT] = ingress.format_timestamp(datetime.now(UTC))
-            publisher.publish(topic, data, **attrs)
+            publisher.publish(topic, data, **attrs)  # type: ignore[arg-type]  # str attributes, as above
             next_send += interval
             time.sleep(max(0.0, next_send - time.monotonic()))
         collector.wait_for({a["frame_id"] for _, a in frames}, timeout=300)

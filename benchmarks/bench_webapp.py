@@ -70,6 +70,17 @@ class SSEClient(asyncio.Protocol):
         self.closed = True
 
 
+def _typed_topic(name: str) -> str:
+    """The typed topic of catalog message type ``name`` (the benchmark cannot run without it)."""
+    message_type = catalog.by_name(name)
+    if message_type is None or message_type.topic is None:
+        raise LookupError(f"{name} has no typed topic in contract/catalog.py")
+    return message_type.topic
+
+
+_TOPIC = _typed_topic("PoolTotalChanged")
+
+
 def _message(seq: int) -> bytes:
     product = f"{seq % 40:08x}-0000-4000-8000-000000000000"
     amount = f"{1000 + seq * 1.5:.2f}"
@@ -105,7 +116,7 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
     publisher = pubsub_v1.PublisherClient(
         batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002, max_messages=50)
     )
-    topic = publisher.topic_path(PROJECT, catalog.by_name("PoolTotalChanged").topic)
+    topic = publisher.topic_path(PROJECT, _TOPIC)
     start = time.monotonic()
     seq = 0
     futures = []
@@ -128,7 +139,7 @@ def _baseline_subscriber(latencies: list[float], state: dict) -> object:
 
     from devstack.provision import ensure_subscription
 
-    topic = catalog.by_name("PoolTotalChanged").topic
+    topic = _TOPIC
     path = ensure_subscription(PROJECT, topic, f"bench-baseline-{os.getpid()}")
 
     def on_message(message: object) -> None:

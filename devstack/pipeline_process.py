@@ -83,7 +83,9 @@ def wait_until_flowing(
             data, attrs = examples.ingress_message(examples.frame("BetAccepted", message))
             attrs[ingress.ATTR_CONNECTION_ID] = "probe"
             publisher.publish(
-                publisher.topic_path(project, catalog.INGRESS_TOPIC), data, **attrs
+                publisher.topic_path(project, catalog.INGRESS_TOPIC),
+                data,
+                **attrs,  # type: ignore[arg-type]  # attributes are str: mypy matches **dict[str, str] against retry=/timeout=
             ).result(30)
             poll_until = min(deadline, time.monotonic() + 10)
             while time.monotonic() < poll_until:

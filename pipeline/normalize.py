@@ -222,7 +222,7 @@ def _money_field(field: str) -> Any:
     return convert
 
 
-_CONVERTERS: dict[Kind, Any] = {
+_CONVERTERS: dict[Kind | None, Any] = {
     Kind.ID: lambda value, what: _text(value, what).lower(),
     Kind.SLUG: _text,
     Kind.TEXT: lambda value, what: str(value),

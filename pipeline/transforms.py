@@ -108,6 +108,7 @@ class _ShardedStateFn(beam.DoFn):
     """
 
     lifetime_micros: int
+    counters: _Counters
 
     def _schedule(self, now: int, next_expiry: Any, expire_timer: Any) -> None:
         if next_expiry.read() is None:
@@ -145,7 +146,7 @@ class TransportDedupFn(_ShardedStateFn):
     def process(
         self,
         element: tuple[int, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -163,7 +164,7 @@ class TransportDedupFn(_ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_seen(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -197,7 +198,7 @@ class SemanticDedupFn(_ShardedStateFn):
     def process(
         self,
         element: tuple[int, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -227,7 +228,7 @@ class SemanticDedupFn(_ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_last(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -252,7 +253,7 @@ class ProcessFrames(beam.PTransform):
         self.semantic_ttl_s = semantic_ttl_s
         self.shards = shards
 
-    def expand(self, messages: beam.PCollection) -> ProcessedFrames:  # type: ignore[override]
+    def expand(self, messages: beam.PCollection) -> ProcessedFrames:
         keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(self.shards)).with_output_types(
             tuple[int, Frame]
         )

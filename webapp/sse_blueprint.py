@@ -119,7 +119,7 @@ def events() -> Response:
         release()
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
 
-    if handover:
+    if handover and sock is not None:
         body = handed_over_stream(
             rt, client, sock, chunked=protocol == "HTTP/1.1", gap=plan.gap, on_finish=release
         )

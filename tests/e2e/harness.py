@@ -48,7 +48,7 @@ class SseClient:
 
     def _run(self) -> None:
         parts = urlsplit(self.url)
-        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         headers = {"Accept": "text/event-stream"}
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
@@ -84,7 +84,7 @@ class SseClient:
         self._stop.set()
         if self._conn is not None:
             with contextlib.suppress(OSError, AttributeError):
-                self._conn.sock.shutdown(2)  # type: ignore[union-attr]
+                self._conn.sock.shutdown(2)
             self._conn.close()
         self._thread.join(5)
 
