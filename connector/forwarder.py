@@ -228,7 +228,7 @@ class Forwarder:
                 frame.attempts += 1
             try:
                 self._publisher.publish_batch([(f.data, f.attributes) for f in batch])
-            except Exception as exc:  # any refusal: keep the frames and retry the batch
+            except Exception as exc:  # noqa: BLE001 - any refusal: keep the frames and retry the batch
                 self._failed(batch, exc)
                 continue
             now = self._clock()

@@ -58,7 +58,7 @@ class RedactionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not hide the line
+        except Exception:  # noqa: BLE001 - a bad format string must not hide the line
             message = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = self.redactor(message), ()
         fields = getattr(record, "json_fields", None)

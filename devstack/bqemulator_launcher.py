@@ -89,7 +89,7 @@ def _patch_engine() -> None:
     def load_spatial_if_present(self: Any) -> None:
         try:
             self.connection.execute("LOAD spatial")
-        except Exception as exc:  # absent offline: GEOGRAPHY then unsupported
+        except Exception as exc:  # noqa: BLE001 - absent offline: GEOGRAPHY then unsupported
             _log.warning("spatial extension not loaded (GEOGRAPHY unsupported): %s", exc)
 
     def pragmas_without_downloads(self: Any) -> None:
@@ -117,13 +117,13 @@ def _conversion_problem(values: dict[str, Any], arrow_schema: Any, tabledata: An
     for name, value in values.items():
         try:
             tabledata.bq_rows_to_arrow([{"json": {name: value}}], arrow_schema)
-        except Exception:  # this is the culprit
+        except Exception:  # noqa: BLE001 - whatever it raises, this value is the culprit
             column_type = arrow_schema.field(name).type
             return name, f"Cannot convert value to {column_type} (bad value): {value!r}"
     return "", "Cannot convert row to the table's schema."
 
 
-def _patch_insert_all() -> None:
+def _patch_insert_all() -> None:  # noqa: C901 - the nested handler follows BigQuery's insertAll rules
     """Route ``insertAll`` through BigQuery-like per-row validation first."""
     from bqemulator.api.routes import tabledata
     from fastapi import Request
@@ -143,7 +143,7 @@ def _patch_insert_all() -> None:
         for index in candidates:
             try:
                 tabledata.bq_rows_to_arrow([rows[index]], arrow_schema)
-            except Exception:  # any conversion failure is this row's
+            except Exception:  # noqa: BLE001 - any conversion failure is this row's
                 problem = _conversion_problem(rows[index]["json"], arrow_schema, tabledata)
                 found[index] = insert_validation.insert_error(index, [problem])
         return found

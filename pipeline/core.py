@@ -108,7 +108,7 @@ def process_frame(
                 ingested_at=ingested_at,
             )
         values = normalize(spec, envelope.message)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter with its trace
         if isinstance(exc, FrameError):
             stage, reason = exc.stage, exc.reason
         elif isinstance(exc, ValidationError):

@@ -176,7 +176,7 @@ def replay(
         try:
             future.result(timeout=60)
             summary.published += 1
-        except Exception as exc:  # each failure is named in the summary
+        except Exception as exc:  # noqa: BLE001 - each failure is named in the summary
             frame_id = frame.attributes.get(ingress.ATTR_FRAME_ID, "?")
             summary.failed.append(f"line {frame.line} (frame {frame_id}): {exc}")
     if progress is not None:
