@@ -33,6 +33,9 @@ __all__ = [
     "INGRESS_SUBSCRIPTION",
     "INGRESS_TOPIC",
     "RAW_TABLE",
+    "REFERENCE_KINDS",
+    "REFERENCE_TABLES",
+    "REFERENCE_TOPIC",
     "TABLES",
     "TOPICS",
     "Column",
@@ -58,6 +61,16 @@ INGRESS_SUBSCRIPTION = "tote-ingress-pipeline"
 
 DEAD_LETTER_TOPIC = "tote-dead-letters"
 """Everything the pipeline could not process, with the reason."""
+
+REFERENCE_TOPIC = "tote-reference"
+"""Reference entities (events, products, selections, competitors) learnt from query sweeps:
+``data`` = ``{"kind", "id", "as_of", "values"}``; attributes ``kind``, ``entity_id``,
+``event_id`` (when known), ``frame_id``, ``as_of``.  The web app names its cards from them."""
+
+REFERENCE_KINDS: tuple[str, ...] = ("event", "product", "leg", "selection", "competitor")
+
+REFERENCE_TABLES: dict[str, str] = {kind: f"reference_{kind}s" for kind in REFERENCE_KINDS}
+"""Append-only history table of each reference kind; every row carries ``reference_kind``."""
 
 RAW_TABLE = "raw_frames"
 DEAD_LETTER_TABLE = "dead_letters"
@@ -127,6 +140,16 @@ COMMON_COLUMNS: tuple[Column, ...] = (
     Column("connection_id", "STRING", description="Connector websocket connection id."),
     Column("ingested_at", "TIMESTAMP", mode="REQUIRED", description="When the pipeline built it."),
     Column("payload", "STRING", mode="REQUIRED", description="The message object as JSON text."),
+    Column(
+        "source",
+        "STRING",
+        description="subscription (a websocket frame) or query (derived from a sweep page).",
+    ),
+    Column(
+        "as_of",
+        "TIMESTAMP",
+        description="When the state held: received_at for frames, the request start for queries.",
+    ),
 )
 """Columns every typed table starts with; ``payload`` keeps unknown fields for later."""
 

@@ -139,6 +139,7 @@ def process_frame(
         values=values,
         message=envelope.message,
         payload_json=payload_json,
+        as_of=received_at,
     )
     return Frame(
         data=data,
@@ -147,6 +148,6 @@ def process_frame(
         received_at=received_at,
         dedup_key=key,
         message_type=spec.name,
-        event=event,
+        events=[event],
         ingested_at=ingested_at,
     )

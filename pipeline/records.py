@@ -20,12 +20,15 @@ from contract.catalog import MessageType
 __all__ = [
     "DeadLetter",
     "Frame",
+    "ReferenceRecord",
     "TypedEvent",
     "dead_letter_message",
     "dead_letter_row",
     "dumps",
     "frame_dead_letter_row",
     "raw_row",
+    "reference_message",
+    "reference_row",
     "typed_message",
     "typed_row",
 ]
@@ -51,7 +54,12 @@ def canonical_json(message: dict[str, Any]) -> str:
 
 @dataclass(slots=True)
 class TypedEvent:
-    """A valid Tote message of a typed catalog entry, normalised and ready to route."""
+    """A valid Tote message of a typed catalog entry, normalised and ready to route.
+
+    ``source`` says where the state came from (``subscription``: a websocket frame; ``query``: a
+    reconciliation page, see ``contract.queries``) and ``as_of`` when it held (the frame's
+    ``received_at``; a query page's ``request_started_at``), which orders states of one entity.
+    """
 
     message_type: str
     key: str
@@ -59,6 +67,8 @@ class TypedEvent:
     values: dict[str, Any]
     message: dict[str, Any]
     payload_json: str
+    source: str = ingress.SOURCE_SUBSCRIPTION
+    as_of: str = ""
 
     @property
     def spec(self) -> MessageType:
@@ -78,9 +88,23 @@ class DeadLetter:
 
 
 @dataclass(slots=True)
+class ReferenceRecord:
+    """One reference entity (event, product, selection, competitor) learnt from a query page:
+    a row for its append-only history table and a message for ``catalog.REFERENCE_TOPIC``."""
+
+    kind: str
+    entity_id: str
+    table: str
+    as_of: str
+    values: dict[str, Any]
+    event_id: str | None = None
+
+
+@dataclass(slots=True)
 class Frame:
-    """One ingress message after parsing: always the raw bytes and attributes, plus either a
-    typed event, a raw-only classification (``message_type`` without ``event``), or a dead letter.
+    """One ingress message after parsing: always the raw bytes and attributes, plus typed events
+    (one for a subscription frame, many for a query page), reference records (query pages), a
+    raw-only classification (``message_type`` without events), or a dead letter.
 
     ``dedup_key`` groups the frame for deduplication: the entity key for typed events (a
     transport duplicate has identical bytes, hence the same key), a bounded shard otherwise.
@@ -92,9 +116,15 @@ class Frame:
     received_at: str
     dedup_key: str
     message_type: str | None = None
-    event: TypedEvent | None = None
+    events: list[TypedEvent] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     ingested_at: str = field(default="")
+    reference: list[ReferenceRecord] = field(default_factory=list)
+
+    @property
+    def event(self) -> TypedEvent | None:
+        """The first typed event (a subscription frame carries at most one)."""
+        return self.events[0] if self.events else None
 
 
 def raw_row(frame: Frame) -> dict[str, Any]:
@@ -113,9 +143,10 @@ def raw_row(frame: Frame) -> dict[str, Any]:
     }
 
 
-def typed_row(frame: Frame) -> dict[str, Any]:
-    """The row for the event's typed table (common columns, then the type's columns)."""
-    event = frame.event
+def typed_row(frame: Frame, event: TypedEvent | None = None) -> dict[str, Any]:
+    """The row for ``event``'s typed table (common columns, then the type's columns);
+    ``event`` defaults to the frame's first."""
+    event = event or frame.event
     assert event is not None
     return {
         "frame_id": frame.frame_id,
@@ -124,24 +155,31 @@ def typed_row(frame: Frame) -> dict[str, Any]:
         "connection_id": frame.attributes.get(ingress.ATTR_CONNECTION_ID),
         "ingested_at": frame.ingested_at,
         "payload": event.payload_json,
+        "source": event.source,
+        "as_of": event.as_of or frame.received_at,
         **event.values,
     }
 
 
-def typed_message(frame: Frame) -> tuple[str, bytes, dict[str, str]]:
-    """``(topic, data, attributes)`` for the event's typed topic.
+def typed_message(
+    frame: Frame, event: TypedEvent | None = None
+) -> tuple[str, bytes, dict[str, str]]:
+    """``(topic, data, attributes)`` for ``event``'s typed topic (default: the frame's first).
 
     ``data`` carries the normalised values (money as decimal strings) and the original message;
     attributes carry the type and entity ids so subscribers can filter without parsing.
     """
-    event = frame.event
+    event = event or frame.event
     assert event is not None
     spec = event.spec
+    as_of = event.as_of or frame.received_at
     head = dumps(
         {
             "message_type": event.message_type,
             "frame_id": frame.frame_id,
             "received_at": frame.received_at,
+            "source": event.source,
+            "as_of": as_of,
             "key": event.key,
             "data": event.values,
         }
@@ -151,6 +189,8 @@ def typed_message(frame: Frame) -> tuple[str, bytes, dict[str, str]]:
         "message_type": event.message_type,
         "frame_id": frame.frame_id,
         "received_at": frame.received_at,
+        "source": event.source,
+        "as_of": as_of,
     }
     for col in spec.attribute_columns:
         value = event.values.get(col)
@@ -208,3 +248,36 @@ def dead_letter_message(row: dict[str, Any]) -> tuple[str, bytes, dict[str, str]
     if row.get("message_type"):
         attrs["message_type"] = row["message_type"]
     return catalog.DEAD_LETTER_TOPIC, dumps(row).encode(), attrs
+
+
+def reference_row(frame: Frame, record: ReferenceRecord) -> dict[str, Any]:
+    """The row for a reference entity's history table (its ``table``)."""
+    return {
+        "reference_kind": record.kind,
+        "frame_id": frame.frame_id,
+        "received_at": frame.received_at,
+        "as_of": record.as_of,
+        "ingested_at": frame.ingested_at,
+        **record.values,
+    }
+
+
+def reference_message(frame: Frame, record: ReferenceRecord) -> tuple[str, bytes, dict[str, str]]:
+    """``(topic, data, attributes)`` for ``catalog.REFERENCE_TOPIC``."""
+    data = dumps(
+        {
+            "kind": record.kind,
+            "id": record.entity_id,
+            "as_of": record.as_of,
+            "values": record.values,
+        }
+    )
+    attrs = {
+        "kind": record.kind,
+        "entity_id": record.entity_id,
+        "frame_id": frame.frame_id,
+        "as_of": record.as_of,
+    }
+    if record.event_id:
+        attrs["event_id"] = record.event_id
+    return catalog.REFERENCE_TOPIC, data.encode(), attrs

@@ -210,20 +210,26 @@ class SemanticDedupFn(_ShardedStateFn):
             yield beam.pvalue.TaggedOutput(self.ROWS, row)
             yield records.dead_letter_message(row)
             return
-        event = frame.event
-        if event is None:  # raw-only types and connector test messages
+        for record in frame.reference:  # query pages: reference history + reference topic
+            yield beam.pvalue.TaggedOutput(self.ROWS, records.reference_row(frame, record))
+            yield records.reference_message(frame, record)
+        if not frame.events:  # raw-only types and connector test messages
             return
         now = timestamp.micros
         last = state.read() or {}
-        if dedup.record_semantic(last, event.key, event.fingerprint, now, self.lifetime_micros):
-            self.counters.inc("dropped_semantic_duplicate")
-            self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
-            return
-        state.write(last)
-        self._schedule(now, next_expiry, expire)
-        self.counters.inc(f"emitted_{event.message_type}")
-        yield records.typed_message(frame)
-        yield beam.pvalue.TaggedOutput(self.ROWS, records.typed_row(frame))
+        emitted = False
+        for event in frame.events:
+            if dedup.record_semantic(last, event.key, event.fingerprint, now, self.lifetime_micros):
+                self.counters.inc("dropped_semantic_duplicate")
+                self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
+                continue
+            emitted = True
+            self.counters.inc(f"emitted_{event.message_type}")
+            yield records.typed_message(frame, event)
+            yield beam.pvalue.TaggedOutput(self.ROWS, records.typed_row(frame, event))
+        if emitted:
+            state.write(last)
+            self._schedule(now, next_expiry, expire)
 
     @on_timer(EXPIRE)
     def expire_last(
@@ -270,6 +276,8 @@ def table_for_row(row: dict[str, Any]) -> str:
     """Which table a row built by ``pipeline.records`` belongs to (one BigQuery sink for all)."""
     if "stage" in row:
         return catalog.DEAD_LETTER_TABLE
+    if "reference_kind" in row:
+        return catalog.REFERENCE_TABLES[row["reference_kind"]]
     if "payload" in row:
         spec = catalog.by_name(row["message_type"])
         if spec is not None and spec.table:
