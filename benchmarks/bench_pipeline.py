@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         # 1. throughput from a backlog
         collector = Collector(PROJECT, "tput")
         frames = _frames(args.frames, 1, "tput")
-        # attributes are str: mypy matches **dict[str, str] against retry=/timeout= as well
-        futures = [publisher.publish(topic, d, **a) for d, a in frames]  # type: ignore[arg-type]
+        # mypy matches **dict[str, str] against publish's retry=/timeout= as well
+        futures = [publisher.publish(topic, d, **a) for d, a in frames]  # type: ignore[arg-type]  # str attributes
         for f in futures:
             f.result(60)
         elapsed = collector.wait_for({a["frame_id"] for _, a in frames}, timeout=600)

@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
 os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
@@ -34,6 +35,9 @@ from contract import catalog
 from devstack.processes import ManagedProcess, free_port, wait_for_http
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
+
+if TYPE_CHECKING:
+    from google.cloud import pubsub_v1
 
 PROJECT = "bench-webapp"
 _SENT = re.compile(rb'"bench_sent_ns":(\d+)')
@@ -52,7 +56,8 @@ class SSEClient(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(self.request)  # type: ignore[attr-defined]
+        assert isinstance(transport, asyncio.WriteTransport)  # a TCP connection's transport
+        transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
@@ -133,7 +138,9 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
     publisher.stop()
 
 
-def _baseline_subscriber(latencies: list[float], state: dict) -> object:
+def _baseline_subscriber(
+    latencies: list[float], state: dict
+) -> pubsub_v1.subscriber.futures.StreamingPullFuture:
     """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency."""
     from google.cloud import pubsub_v1
 
@@ -142,12 +149,12 @@ def _baseline_subscriber(latencies: list[float], state: dict) -> object:
     topic = _TOPIC
     path = ensure_subscription(PROJECT, topic, f"bench-baseline-{os.getpid()}")
 
-    def on_message(message: object) -> None:
+    def on_message(message: pubsub_v1.subscriber.message.Message) -> None:
         now = time.time_ns()
-        found = _SENT.search(message.data)  # type: ignore[attr-defined]
+        found = _SENT.search(message.data)
         if found and state["measure"]:
             latencies.append((now - int(found.group(1))) / 1e6)
-        message.ack()  # type: ignore[attr-defined]
+        message.ack()
 
     return pubsub_v1.SubscriberClient().subscribe(path, on_message)
 
@@ -225,7 +232,7 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
     await asyncio.to_thread(publisher.join, 30)
     await asyncio.sleep(1.0)
     status = await asyncio.to_thread(_status, port)
-    baseline_future.cancel()  # type: ignore[attr-defined]
+    baseline_future.cancel()
     latencies.sort()
     baseline.sort()
 

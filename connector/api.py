@@ -67,7 +67,7 @@ def create_app(  # noqa: C901 - the app factory: each route is a small nested fu
 
     app = Flask(__name__)
     app.config["CONNECTOR"] = service
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
     def error(status: int, message: str) -> Any:
         return jsonify(error=redact(message), status=status), status

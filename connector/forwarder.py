@@ -106,7 +106,7 @@ class Forwarder:
         self._capture: IO[str] | None = None
         if capture_path:
             Path(capture_path).parent.mkdir(parents=True, exist_ok=True)
-            self._capture = open(capture_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._capture = open(capture_path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._threads = [
             threading.Thread(target=self._run, name=f"ingress-publisher-{i}", daemon=True)
             for i in range(workers)

@@ -128,7 +128,7 @@ def configure_logging(
     for old in list(root.handlers):
         if getattr(old, "_tote_connector", False):
             root.removeHandler(old)
-    handler._tote_connector = True  # type: ignore[attr-defined]
+    handler._tote_connector = True  # type: ignore[attr-defined]  # our marker, found above
     root.addHandler(handler)
     root.setLevel(level)
     # websockets logs every frame at DEBUG (with headers): never that verbose in production.

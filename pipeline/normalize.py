@@ -88,7 +88,7 @@ def decimal_text(value: Any, what: str = "amount") -> str:
         raise _Invalid(f"{what}: not a finite number: {value!r}")
     if abs(number) >= _NUMERIC_MAX:
         raise _Invalid(f"{what}: {value!r} is out of NUMERIC range")
-    if number.as_tuple().exponent < -9:  # type: ignore[operator]
+    if number.as_tuple().exponent < -9:  # type: ignore[operator]  # finite: an int exponent
         number = number.quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN)
     return format(number.normalize() if number == number.to_integral() else number, "f")
 
