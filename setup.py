@@ -17,7 +17,7 @@ WEBAPP = ["flask>=3.1,<4", "gunicorn>=23"]
 # mypy is one of `make lint`'s gates; tqdm is the replay tool's progress bar (a developer tool,
 # never in a production image); types-tqdm gives mypy its annotations.
 REPLAY = ["tqdm>=4.66,<5"]
-DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "mypy>=1.13", "types-tqdm"]
+DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "mypy>=1.14", "types-tqdm"]
 
 setup(
     name="tote-realtime",
