@@ -80,7 +80,7 @@ class Collector:
             sub = ensure_subscription(project, topic.name, f"bench-{tag}-{topic.name}")
             self.futures.append(self.subscriber.subscribe(sub, self._on_message))
 
-    def _on_message(self, message) -> None:
+    def _on_message(self, message: pubsub_v1.subscriber.message.Message) -> None:
         now = datetime.now(UTC)
         sent = ingress.parse_timestamp(message.attributes["received_at"])
         with self.lock:

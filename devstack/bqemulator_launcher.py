@@ -148,7 +148,9 @@ def _patch_insert_all() -> None:  # noqa: C901 - the nested handler follows BigQ
                 found[index] = insert_validation.insert_error(index, [problem])
         return found
 
-    async def insert_all(project_id, dataset_id, table_id, request, ctx):
+    async def insert_all(
+        project_id: str, dataset_id: str, table_id: str, request: Request, ctx: Any
+    ) -> dict[str, Any]:
         args = (project_id, dataset_id, table_id, request, ctx)
         table_meta = ctx.catalog.get_table(project_id, dataset_id, table_id)
         if table_meta is None:
