@@ -102,7 +102,9 @@ def create_app(  # noqa: C901 - the app factory: each route is a small nested fu
         raw = request.args.get("latency_window", "10000")
         if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
             return error(400, "latency_window must be an integer between 1 and 1000000")
-        return jsonify(redact.value(service.status_dict(int(raw))))
+        body = service.status_dict(int(raw))
+        body["auth"] = authorizer.counters()  # tokens rejected (401), verifier failures (503)
+        return jsonify(redact.value(body))
 
     @app.post("/start")
     def start() -> Any:

@@ -151,3 +151,34 @@ def test_google_verifier_wrong_issuer_is_an_invalid_token(
 )
 def test_redact_token(text: str, expected: str) -> None:
     assert redact_token(text, "aaaaaaaa.bbbbbbbb.cccccccc") == expected
+
+
+class NullPublisher:
+    def publish_batch(self, messages: Any) -> list[str]:
+        return [str(i) for i, _ in enumerate(messages)]
+
+
+def test_a_verifier_failure_is_a_503_json_error_and_counted_in_status() -> None:
+    from connector import api
+    from connector.settings import Settings
+
+    def unreachable(token: str) -> dict[str, Any]:
+        raise TransportError("certificates unreachable")
+
+    settings = Settings(control_token="ctl", allowed_invokers=(SA,), oidc_audience=AUD)
+    try:
+        app = api.create_app(settings, publisher=NullPublisher(), verifier=unreachable)
+        client = app.test_client()
+        refused = client.post("/start", headers={"Authorization": f"Bearer {JWT}"})
+        assert refused.status_code == 503
+        assert refused.json is not None and refused.json["status"] == 503
+        assert "retry later" in refused.json["error"]
+        status = client.get("/status").json
+        assert status is not None
+        assert status["auth"] == {"tokens_rejected": 0, "verifier_failures": 1}
+        assert status["state"] == "idle"  # the refused /start started nothing
+    finally:
+        api.shutdown_services()
+        for handler in list(logging.getLogger().handlers):
+            if getattr(handler, "_tote_connector", False):
+                logging.getLogger().removeHandler(handler)
