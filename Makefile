@@ -101,6 +101,21 @@ webapp: $(VENV)/.installed ## Start the web app alone (WEBAPP_PORT)
 test-webapp: $(VENV)/.installed ## Run the web app's tests
 	$(PY) -m pytest tests/webapp $(PYTEST_ARGS)
 
+# Access tokens for a deployed web app (docs/webapp.md#access). The keyring is read from Secret
+# Manager into the minting process only; the token goes to stdout and nowhere else:
+#   make webapp-token PROJECT=p SUB=alice STREAMS=market,bet-lifecycle TTL=3600
+#   make webapp-token-key KID=2026-12     (a fresh keyring entry, for a key rotation)
+TTL ?= 3600
+.PHONY: webapp-token webapp-token-key
+
+webapp-token: $(VENV)/.installed ## Mint an access token for a deployed web app (PROJECT, SUB, STREAMS, TTL)
+	$(call deploy-require,PROJECT SUB STREAMS)
+	@WEBAPP_TOKEN_KEYS="$$(gcloud secrets versions access latest --secret=tote-webapp-token-keys --project=$(PROJECT))" $(PY) -m webapp.tokens mint --sub '$(SUB)' --streams '$(STREAMS)' --ttl '$(TTL)'
+
+webapp-token-key: $(VENV)/.installed ## Print a fresh access-token keyring entry (KID)
+	$(call deploy-require,KID)
+	@$(PY) -m webapp.tokens new-key --kid '$(KID)'
+
 # 1000 SSE clients, 100 events/s through the Pub/Sub emulator; BENCH_ARGS='--clients 2000' etc.
 bench-webapp: $(VENV)/.installed ## Benchmark the web app (1000 SSE clients; BENCH_ARGS=...)
 	$(PY) -m benchmarks.bench_webapp $(BENCH_ARGS)

@@ -13,11 +13,22 @@ from setuptools import find_packages, setup
 
 BEAM = ["apache-beam[gcp]==2.77.*"]
 CONNECTOR = ["websockets>=14,<18", "flask>=3.1,<4", "gunicorn>=23"]
-WEBAPP = ["flask>=3.1,<4", "gunicorn>=23"]
+WEBAPP = [
+    "flask>=3.1,<4",
+    "gunicorn>=23",
+    "PyJWT[crypto]>=2.8,<3",
+]  # access tokens (webapp/access.py)
 # mypy is one of `make lint`'s gates; tqdm is the replay tool's progress bar (a developer tool,
 # never in a production image); types-tqdm gives mypy its annotations.
 REPLAY = ["tqdm>=4.66,<5"]
-DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "mypy>=1.14", "types-tqdm"]
+DEV = [
+    "pytest>=8",
+    "ruff>=0.8",
+    "python-hcl2>=8,<9",
+    "hypothesis>=6.100",
+    "mypy>=1.14",
+    "types-tqdm",
+]
 
 setup(
     name="tote-realtime",

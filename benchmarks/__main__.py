@@ -30,6 +30,7 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--clients", "1000", "--rate", "100", "--duration", "20"],
         ["--clients", "200", "--rate", "100", "--duration", "5"],
     ),
+    "recon": ("benchmarks.bench_recon", ["--pages", "400"], ["--pages", "40"]),
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
     "gates": (
         "benchmarks.bench_gates",

@@ -33,6 +33,7 @@ __all__ = [
     "INGRESS_SUBSCRIPTION",
     "INGRESS_TOPIC",
     "RAW_TABLE",
+    "REFERENCE_COLUMNS",
     "REFERENCE_KINDS",
     "REFERENCE_TABLES",
     "REFERENCE_TOPIC",
@@ -63,7 +64,7 @@ DEAD_LETTER_TOPIC = "tote-dead-letters"
 """Everything the pipeline could not process, with the reason."""
 
 REFERENCE_TOPIC = "tote-reference"
-"""Reference entities (events, products, selections, competitors) learnt from query sweeps:
+"""Reference entities (events, products, legs, selections, competitors) learnt from query sweeps:
 ``data`` = ``{"kind", "id", "as_of", "values"}``; attributes ``kind``, ``entity_id``,
 ``event_id`` (when known), ``frame_id``, ``as_of``.  The web app names its cards from them."""
 
@@ -506,6 +507,91 @@ def _typed_tables() -> Iterator[TableSpec]:
         )
 
 
+REFERENCE_COMMON_COLUMNS: tuple[Column, ...] = (
+    Column("reference_kind", "STRING", mode="REQUIRED", description="event, product, leg, ..."),
+    Column("frame_id", "STRING", mode="REQUIRED", description="Ingress id of the query page."),
+    Column("received_at", "TIMESTAMP", mode="REQUIRED", description="When the page arrived."),
+    Column(
+        "as_of",
+        "TIMESTAMP",
+        mode="REQUIRED",
+        description="When the state held: the request start of the page (orders versions).",
+    ),
+    Column("ingested_at", "TIMESTAMP", mode="REQUIRED", description="When the pipeline built it."),
+)
+"""Columns every reference history row starts with (``pipeline.records.reference_row``)."""
+
+REFERENCE_COLUMNS: dict[str, tuple[Column, ...]] = {
+    "event": (
+        Column("event_id", "STRING", mode="REQUIRED", description="Tote's readable event slug."),
+        Column("name", "STRING", description="Race name as Tote sends it."),
+        Column("venue", "STRING", description="Venue (course) name."),
+        Column("country", "STRING", description="Venue country, ISO 3166 alpha-2 (GB, IE, ...)."),
+        Column("scheduled_start", "TIMESTAMP", description="Scheduled off time (UTC)."),
+        Column("status", "STRING", description="SCHEDULED / STARTED / FINISHED / ... (upper)."),
+    ),
+    "product": (
+        Column("product_id", "STRING", mode="REQUIRED", description="Product (pool) UUID."),
+        Column("name", "STRING", description="e.g. NEWCASTLE RACE 3 - WIN."),
+        Column("bet_type", "STRING", description="WIN, PLACE, EXACTA, TRIFECTA, ..."),
+        Column("selling_status", "STRING", description="OPEN / CLOSED / UNKNOWN."),
+        Column("currency", "STRING", description="Pool currency (from the pool total)."),
+        Column(
+            "event_id", "STRING", description="The first leg's event (the race of a 1-leg pool)."
+        ),
+        Column("event_ids", "STRING", mode="REPEATED", description="Every leg's event, in order."),
+        Column("leg_ids", "STRING", mode="REPEATED", description="Leg UUIDs, in order."),
+    ),
+    "leg": (
+        Column("leg_id", "STRING", mode="REQUIRED", description="Leg UUID."),
+        Column("product_id", "STRING", description="The product the leg belongs to."),
+        Column("leg_number", "INTEGER", description="1-based position of the leg in its product."),
+        Column("event_id", "STRING", description="The race the leg is run on."),
+    ),
+    "selection": (
+        Column("selection_id", "STRING", mode="REQUIRED", description="Selection UUID."),
+        Column("product_id", "STRING", description="The product the selection belongs to."),
+        Column("leg_id", "STRING", description="The leg the selection belongs to."),
+        Column("event_id", "STRING", description="The leg's race."),
+        Column("name", "STRING", description="Runner name as the product shows it."),
+        Column("competitor_id", "STRING", description="The runner (competitor slug)."),
+        Column("status", "STRING", description="AVAILABLE / NOT_AVAILABLE / UNKNOWN."),
+    ),
+    "competitor": (
+        Column("competitor_id", "STRING", mode="REQUIRED", description="Runner slug."),
+        Column("event_id", "STRING", description="The race."),
+        Column("name", "STRING", description="Runner name."),
+        Column("entry_status", "STRING", description="PROVISIONAL / CONFIRMED / WITHDRAWN."),
+        Column("cloth_number", "INTEGER", description="Horse racing: saddle-cloth number."),
+        Column("trap_number", "INTEGER", description="Greyhounds: trap number."),
+    ),
+}
+"""The ``values`` of each reference kind, exactly (``pipeline.query_pages`` builds them; the web
+app reads them from ``REFERENCE_TOPIC`` messages)."""
+
+_REFERENCE_CLUSTERING: dict[str, tuple[str, ...]] = {
+    "event": ("event_id",),
+    "product": ("product_id", "event_id"),
+    "leg": ("leg_id", "product_id"),
+    "selection": ("selection_id", "product_id", "event_id"),
+    "competitor": ("competitor_id", "event_id"),
+}
+
+
+def _reference_tables() -> Iterator[TableSpec]:
+    for kind in REFERENCE_KINDS:
+        yield TableSpec(
+            name=REFERENCE_TABLES[kind],
+            columns=REFERENCE_COMMON_COLUMNS + REFERENCE_COLUMNS[kind],
+            partition_field="received_at",
+            clustering=_REFERENCE_CLUSTERING[kind],
+            description=(
+                f"Reference {kind}s learnt from query sweeps: append-only history, one row per "
+                f"{kind} per page; latest_{kind}s has the current version (by as_of)."
+            ),
+        )
+
+
 TABLES: dict[str, TableSpec] = {
     RAW_TABLE: TableSpec(
         RAW_TABLE,
@@ -522,6 +608,7 @@ TABLES: dict[str, TableSpec] = {
         "Frames and rows that could not be processed, with the reason.",
     ),
     **{t.name: t for t in _typed_tables()},
+    **{t.name: t for t in _reference_tables()},
 }
 
 

@@ -35,6 +35,7 @@ def catalog_document() -> dict:
         "ingress_topic": catalog.INGRESS_TOPIC,
         "ingress_subscription": catalog.INGRESS_SUBSCRIPTION,
         "dead_letter_topic": catalog.DEAD_LETTER_TOPIC,
+        "reference_topic": catalog.REFERENCE_TOPIC,
         "dead_letter_table": catalog.DEAD_LETTER_TABLE,
         "raw_table": catalog.RAW_TABLE,
         "typed_topics": {

@@ -18,8 +18,13 @@ __all__ = ["all_topics", "ensure_subscription", "ensure_topics", "provision_pubs
 
 
 def all_topics() -> list[str]:
-    """Every topic name: ingress, the eight typed topics, dead letters."""
-    return [catalog.INGRESS_TOPIC, *(t.name for t in catalog.TOPICS), catalog.DEAD_LETTER_TOPIC]
+    """Every topic name: ingress, the eight typed topics, reference data, dead letters."""
+    return [
+        catalog.INGRESS_TOPIC,
+        *(t.name for t in catalog.TOPICS),
+        catalog.REFERENCE_TOPIC,
+        catalog.DEAD_LETTER_TOPIC,
+    ]
 
 
 def ensure_topics(project: str, topics: Iterable[str]) -> None:

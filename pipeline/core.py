@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from contract import ingress
-from pipeline import dedup
+from pipeline import dedup, query_pages
 from pipeline.envelope import FrameError, parse_envelope
 from pipeline.normalize import ValidationError, normalize
 from pipeline.records import DeadLetter, Frame, TypedEvent, canonical_json
@@ -91,6 +91,9 @@ def process_frame(
             message_type=TEST_MESSAGE_TYPE,
             ingested_at=ingested_at,
         )
+
+    if attrs.get(ingress.ATTR_SOURCE) == ingress.SOURCE_QUERY:  # a reconciliation sweep's page
+        return query_pages.page_frame(data, attrs, frame_id, received_at, ingested_at)
 
     message_type: str | None = None
     try:

@@ -166,16 +166,29 @@ resource "google_cloud_run_v2_service" "webapp" {
         name  = "CORS_ORIGINS"
         value = join(",", var.webapp_cors_origins)
       }
+      # Access tokens' keyring (JSON {"<kid>": "<key>"}, docs/webapp.md#access): market and
+      # private (bet-lifecycle) streams are granted per token.
       env {
-        name = "SSE_TOKEN"
+        name = "WEBAPP_TOKEN_KEYS"
         value_source {
           secret_key_ref {
-            secret  = google_secret_manager_secret.this["sse_token"].secret_id
+            secret  = google_secret_manager_secret.this["webapp_token_keys"].secret_id
             version = "latest"
           }
         }
       }
+      env {
+        name  = "WEBAPP_MARKET_DATA_OPEN"
+        value = tostring(var.webapp_market_data_open)
+      }
+      # Cloud Run's front end appends the client's address to X-Forwarded-For: one trusted hop
+      # (two behind an external Application Load Balancer). Per-client stream limits use it.
+      env {
+        name  = "WEBAPP_TRUSTED_PROXY_HOPS"
+        value = tostring(var.webapp_trusted_proxy_hops)
+      }
 
+      # Readiness: 200 once every typed topic is subscribed.
       startup_probe {
         http_get {
           path = "/health"
@@ -183,13 +196,24 @@ resource "google_cloud_run_v2_service" "webapp" {
         period_seconds    = 5
         failure_threshold = 12
       }
+
+      # Liveness: the process answers and its dispatcher runs (not Pub/Sub's health: an
+      # outage there must not restart every instance and drop every stream).
+      liveness_probe {
+        http_get {
+          path = "/healthz"
+        }
+        period_seconds    = 30
+        timeout_seconds   = 5
+        failure_threshold = 3
+      }
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.webapp_sse_token]
+  depends_on = [google_secret_manager_secret_iam_member.webapp_token_keys]
 }
 
-# Browsers must reach /events without Google credentials; the SSE token guards the stream.
+# Browsers must reach /events without Google credentials; access tokens guard the streams.
 resource "google_cloud_run_v2_service_iam_member" "webapp_public" {
   count = var.webapp_public ? 1 : 0
 

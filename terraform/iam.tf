@@ -1,10 +1,11 @@
 # One service account per component, each with only what that component does:
 #
 #   connector  publishes frames to the ingress topic; reads the API key and subscriptions URL
-#   dataflow   runs the workers: reads the ingress subscription, publishes typed and dead-letter
-#              messages, streams into the dataset, uses its bucket, pulls the launcher image
+#   dataflow   runs the workers: reads the ingress subscription, publishes typed, reference and
+#              dead-letter messages, streams into the dataset, uses its bucket, pulls the
+#              launcher image
 #   webapp     creates, reads and deletes its own per-instance subscriptions to the typed
-#              topics; reads the SSE token
+#              topics and the reference topic; reads the SSE token
 #   scheduler  invokes the connector's /start and /stop (OIDC), nothing else
 #
 # Every grant is on the narrowest resource that works (topic, subscription, secret, dataset,
@@ -81,6 +82,12 @@ resource "google_pubsub_topic_iam_member" "dataflow_publish_typed" {
   member = google_service_account.dataflow.member
 }
 
+resource "google_pubsub_topic_iam_member" "dataflow_publish_reference" {
+  topic  = google_pubsub_topic.reference.id
+  role   = "roles/pubsub.publisher"
+  member = google_service_account.dataflow.member
+}
+
 resource "google_pubsub_topic_iam_member" "dataflow_publish_dead_letters" {
   topic  = google_pubsub_topic.dead_letters.id
   role   = "roles/pubsub.publisher"
@@ -139,8 +146,14 @@ resource "google_pubsub_topic_iam_member" "webapp_attach_typed" {
   member = google_service_account.webapp.member
 }
 
-resource "google_secret_manager_secret_iam_member" "webapp_sse_token" {
-  secret_id = google_secret_manager_secret.this["sse_token"].id
+resource "google_pubsub_topic_iam_member" "webapp_attach_reference" {
+  topic  = google_pubsub_topic.reference.id
+  role   = "roles/pubsub.subscriber"
+  member = google_service_account.webapp.member
+}
+
+resource "google_secret_manager_secret_iam_member" "webapp_token_keys" {
+  secret_id = google_secret_manager_secret.this["webapp_token_keys"].id
   role      = "roles/secretmanager.secretAccessor"
   member    = google_service_account.webapp.member
 }

@@ -21,8 +21,10 @@ locals {
 
   typed_topics = keys(local.catalog.typed_topics)
 
-  # Topics the pipeline publishes to: the eight typed ones and the dead-letter topic.
-  pipeline_output_topics = concat(local.typed_topics, [local.catalog.dead_letter_topic])
+  # Topics the pipeline publishes to: the eight typed ones, reference data and dead letters.
+  pipeline_output_topics = concat(
+    local.typed_topics, [local.catalog.reference_topic, local.catalog.dead_letter_topic]
+  )
 
   # Analyst views: one per SQL file, so a new view needs no Terraform change.
   views_dir = "${path.module}/../pipeline/sql/views"

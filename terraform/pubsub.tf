@@ -1,5 +1,6 @@
 # Pub/Sub: the ingress topic the connector publishes raw frames to, the pipeline's subscription
-# to it, the eight typed topics the web app listens to, and the dead-letter topic.
+# to it, the eight typed topics and the reference topic the web app listens to, and the
+# dead-letter topic.
 
 resource "google_pubsub_topic" "ingress" {
   name = local.catalog.ingress_topic
@@ -16,6 +17,17 @@ resource "google_pubsub_topic" "typed" {
 
   name   = each.key
   labels = { stream = each.value.stream }
+
+  depends_on = [google_project_service.enabled]
+}
+
+# Reference entities (events, products, legs, selections, competitors) the pipeline learns from
+# query sweeps; the web app names its cards from them. Topic retention lets a web app instance
+# that starts mid-day seek its new subscription back and learn the day's names.
+resource "google_pubsub_topic" "reference" {
+  name = local.catalog.reference_topic
+
+  message_retention_duration = var.reference_topic_retention
 
   depends_on = [google_project_service.enabled]
 }

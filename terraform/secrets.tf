@@ -7,7 +7,7 @@ locals {
     api_key           = "tote-api-key"
     subscriptions_url = "tote-subscriptions-url"
     graphql_url       = "tote-graphql-url"
-    sse_token         = "tote-sse-token"
+    webapp_token_keys = "tote-webapp-token-keys"
   }
 }
 

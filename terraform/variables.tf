@@ -46,6 +46,12 @@ variable "ingress_topic_retention" {
   default     = "604800s"
 }
 
+variable "reference_topic_retention" {
+  type        = string
+  description = "How long the reference topic keeps messages, so a new web app subscription can seek back to the racing day's names."
+  default     = "86400s"
+}
+
 variable "ingress_max_delivery_attempts" {
   type        = number
   description = "Deliveries of one ingress frame before Pub/Sub moves it to the dead-letter topic (5-100); 0 removes the policy."
@@ -93,8 +99,20 @@ variable "connector_operators" {
 
 variable "webapp_public" {
   type        = bool
-  description = "Let browsers reach the web app without Google credentials (the SSE token still applies)."
+  description = "Let browsers reach the web app without Google credentials (access tokens still apply)."
   default     = true
+}
+
+variable "webapp_market_data_open" {
+  type        = bool
+  description = "WEBAPP_MARKET_DATA_OPEN: serve the market streams to clients without a token (bet-lifecycle always needs one)."
+  default     = false
+}
+
+variable "webapp_trusted_proxy_hops" {
+  type        = number
+  description = "WEBAPP_TRUSTED_PROXY_HOPS: proxies appending to X-Forwarded-For (Cloud Run's front end: 1; behind an external Application Load Balancer: 2)."
+  default     = 1
 }
 
 variable "webapp_concurrency" {
@@ -191,6 +209,30 @@ variable "notification_channel_ids" {
   type        = list(string)
   description = "Existing notification channels (projects/P/notificationChannels/N) to notify as well."
   default     = []
+}
+
+variable "webapp_5xx_per_second" {
+  type        = number
+  description = "Alert when the web app answers more 5xx than this per second for 5 minutes."
+  default     = 0.1
+}
+
+variable "webapp_429_per_second" {
+  type        = number
+  description = "Alert when the web app refuses more streams (429) than this per second for 10 minutes."
+  default     = 1
+}
+
+variable "webapp_dropped_clients_threshold" {
+  type        = number
+  description = "Alert when more SSE clients than this are dropped as too slow within 5 minutes."
+  default     = 20
+}
+
+variable "webapp_backlog_age_threshold_s" {
+  type        = number
+  description = "Alert when a live web app instance leaves a typed event unacknowledged longer than this."
+  default     = 60
 }
 
 variable "runbook_base_url" {

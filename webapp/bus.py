@@ -226,7 +226,9 @@ class EventBus:
             client.closed_reason = reason
             if self._clients.pop(client.number, None) is not None:
                 self._events_out += client.sent
-            if reason != "shutdown":
+            if (
+                reason == "slow"
+            ):  # not "shutdown", nor "expired" (the token's end, webapp/runtime.py)
                 self._dropped += 1
             self._cond.notify_all()
         if client.on_drop is not None:

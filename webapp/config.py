@@ -2,7 +2,12 @@
 
 Every knob has a default that suits a small Cloud Run / VM instance, and a bad value stops the
 app at start-up with a message naming the variable (never at the first request).  Secrets
-(``SSE_TOKEN``) are kept out of ``repr`` so they never reach a log line.
+(``WEBAPP_TOKEN_KEYS``) are kept out of ``repr`` so they never reach a log line.
+
+Access (see ``webapp/access.py``): ``WEBAPP_TOKEN_KEYS`` turns on JWT verification;
+``WEBAPP_MARKET_DATA_OPEN`` serves market streams to anonymous clients.  With neither set there
+is no access control at all, which is for local development only: on Cloud Run (``K_SERVICE``
+is set) that is refused at start-up, so a missing secret can never publish ``bet-lifecycle``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from contract.settings import env_bool, env_float, env_int
+from webapp.access import AccessPolicy, Keyring, KeyringError
 
 __all__ = ["Config", "ConfigError"]
 
@@ -39,7 +45,11 @@ class Config:
     project: str = "local-project"
     topic_prefix: str = ""
     pubsub_enabled: bool = True
-    token: str | None = field(default=None, repr=False)
+    token_keys: Keyring | None = field(default=None, repr=False)
+    market_data_open: bool = False
+    token_audience: str = "tote-webapp"
+    token_issuer: str = "tote-realtime"
+    token_leeway: float = 30.0
     cors_origins: tuple[str, ...] = ()
     max_streams_per_client: int = 10
     max_streams: int = 1200
@@ -54,17 +64,47 @@ class Config:
     subscription_ttl_days: int = 1
     port: int = 8080
 
+    @property
+    def access(self) -> AccessPolicy:
+        return AccessPolicy(
+            keyring=self.token_keys,
+            market_open=self.market_data_open,
+            audience=self.token_audience,
+            issuer=self.token_issuer,
+            leeway=self.token_leeway,
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
         """Build the configuration from ``env`` (default: ``os.environ``)."""
         env = os.environ if env is None else env
         origins = tuple(o.strip() for o in env.get("CORS_ORIGINS", "").split(",") if o.strip())
-        token = env.get("SSE_TOKEN", "").strip() or None
+        if env.get("SSE_TOKEN", "").strip():
+            raise ConfigError(
+                "SSE_TOKEN is no longer supported (one token gave every stream): set "
+                "WEBAPP_TOKEN_KEYS and mint per-client tokens with python -m webapp.tokens"
+            )
+        raw_keys = env.get("WEBAPP_TOKEN_KEYS", "").strip()
+        try:
+            keys = Keyring.from_json(raw_keys) if raw_keys else None
+        except KeyringError as exc:
+            raise ConfigError(f"WEBAPP_TOKEN_KEYS: {exc}") from None
+        market_open = _bool(env, "WEBAPP_MARKET_DATA_OPEN", False)
+        if keys is None and not market_open and env.get("K_SERVICE", "").strip():
+            raise ConfigError(
+                "on Cloud Run (K_SERVICE is set) set WEBAPP_TOKEN_KEYS and/or "
+                "WEBAPP_MARKET_DATA_OPEN=true: without them every stream, bet-lifecycle "
+                "included, would be public"
+            )
         config = cls(
             project=env.get("GOOGLE_CLOUD_PROJECT", "").strip() or "local-project",
             topic_prefix=env.get("WEBAPP_TOPIC_PREFIX", "").strip(),
             pubsub_enabled=_bool(env, "WEBAPP_PUBSUB", True),
-            token=token,
+            token_keys=keys,
+            market_data_open=market_open,
+            token_audience=env.get("WEBAPP_TOKEN_AUDIENCE", "").strip() or "tote-webapp",
+            token_issuer=env.get("WEBAPP_TOKEN_ISSUER", "").strip() or "tote-realtime",
+            token_leeway=_float(env, "WEBAPP_TOKEN_LEEWAY_SECONDS", 30.0, 0.0),
             cors_origins=origins,
             max_streams_per_client=_int(env, "SSE_MAX_STREAMS_PER_CLIENT", 10, 1),
             max_streams=_int(env, "SSE_MAX_STREAMS", 1200, 1),

@@ -93,6 +93,11 @@ class Dispatcher:
             self._incoming.put(member)
         return member.done
 
+    @property
+    def alive(self) -> bool:
+        """The writer thread runs (``/healthz``: without it no stream gets a byte)."""
+        return self._thread.is_alive()
+
     def stop(self, flush_timeout: float = 2.0) -> None:
         """Flush what is pending (up to ``flush_timeout``), end every stream, stop the thread."""
         self._flush_timeout = flush_timeout
@@ -245,7 +250,12 @@ class Dispatcher:
 
     def _drop(self, member: _Member, why: str) -> None:
         log.warning(
-            "dropped slow SSE client #%d (%s): %s", member.client.number, member.client.address, why
+            "dropped slow SSE client #%d (%s): %s",
+            member.client.number,
+            member.client.address,
+            why,
+            # counted by the log-based metric tote_webapp_dropped_clients (Terraform)
+            extra={"json_fields": {"event": "sse-client-dropped", "why": why}},
         )
         self.bus.drop(member.client, "slow")
         with contextlib.suppress(OSError):

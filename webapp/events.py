@@ -14,6 +14,7 @@ cannot be replayed, and the client is told so instead of being silently given a 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,8 @@ FILTER_KEYS: tuple[str, ...] = ("product_id", "event_id")
 
 _ID_KEYS = ("product_id", "event_id", "bet_id", "selection_id", "competitor_id")
 _STREAM_BY_TOPIC = {t.name: t.stream for t in catalog.TOPICS}
+_ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
+_ASCII_ALNUM = re.compile(r"[0-9A-Za-z]+")
 
 
 class MessageError(ValueError):
@@ -81,7 +84,8 @@ class EventId:
         if not raw:
             return None
         epoch, sep, seq = raw.strip().rpartition("-")
-        if not sep or not epoch or not seq.isdigit() or not epoch.isalnum():
+        # ASCII only: str.isdigit()/isalnum() accept "²" or "٣", which int() then rejects.
+        if not sep or not _ASCII_DIGITS.fullmatch(seq) or not _ASCII_ALNUM.fullmatch(epoch):
             return None
         return cls(epoch, int(seq))
 

@@ -34,9 +34,11 @@ worker_connections = threads + 64
 timeout = 60
 graceful_timeout = 15
 keepalive = 5
-# The query string may carry ?access_token=: log the path only (%(U)s), never %(q)s / %(r)s.
+# Cloud Logging JSON for gunicorn's own lines (webapp/logs.py): the access log records the path
+# only (the query string may carry ?access_token=), and every line, the error log's request
+# line of a malformed request included, is redacted.  access_log_format is not used.
+logger_class = "webapp.logs.GunicornLogger"
 accesslog = "-"
-access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("WEBAPP_LOG_LEVEL", "info")
 # gunicorn 27's control socket lives at one fixed path per user: several instances on one

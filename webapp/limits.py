@@ -1,4 +1,4 @@
-"""Who may open a stream: per-client-address caps, the instance-wide cap, and client addresses.
+"""Who may open a stream: per-client caps (token ``sub`` or address), the instance-wide cap, and client addresses.
 
 Plain bookkeeping (a counter per address behind a lock), so the 429/503 decisions are unit-tested
 without a server.  Behind a load balancer the peer address is the proxy's; set
@@ -9,6 +9,7 @@ you have: the left part of the header is whatever the client sent.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import Counter
 from enum import Enum
@@ -17,11 +18,21 @@ __all__ = ["Admission", "StreamLimiter", "client_address"]
 
 
 def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_hops: int) -> str:
-    """The address a stream is counted against."""
+    """The address a stream is counted against (used without a token ``sub``).
+
+    The entry ``trusted_hops`` from the right of ``X-Forwarded-For`` is the one our nearest
+    trusted proxy saw.  It must parse as an IP address: anything else (a client writing junk,
+    a misconfigured hop count) falls back to the peer address, so a client cannot mint itself
+    fresh limit keys with made-up strings.
+    """
     if trusted_hops > 0 and forwarded_for:
         hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
         if hops:
-            return hops[max(len(hops) - trusted_hops, 0)]
+            candidate = hops[max(len(hops) - trusted_hops, 0)]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
     return remote_addr or "unknown"
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from webapp.bus import EventBus
+from webapp.bus import ClientStream, EventBus
 from webapp.config import Config
 from webapp.dispatcher import Dispatcher
 from webapp.limits import StreamLimiter
@@ -43,6 +44,8 @@ class Runtime:
         self._reaper = threading.Thread(target=self._reap, name="sse-reaper", daemon=True)
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
+        self._expiries: dict[int, tuple[float, ClientStream]] = {}
+        self._expiries_lock = threading.Lock()
 
     def start(self) -> Runtime:
         self._reaper.start()
@@ -61,15 +64,43 @@ class Runtime:
     def ready(self) -> bool:
         return not self._shut_down and (self.subscriber is None or self.subscriber.ready)
 
+    def end_at(self, client: ClientStream, when: float | None) -> None:
+        """End ``client``'s stream at ``when`` (its token's expiry; ``None``: never).
+
+        A stream is authorised when it opens; without this it would outlive its token for as
+        long as the connection lasts (Cloud Run cuts at an hour, a VM never).  Cut, the
+        browser reconnects and must present a valid token again.
+        """
+        if when is not None:
+            with self._expiries_lock:
+                self._expiries[client.number] = (when, client)
+
+    def due_for_expiry(self, now: float) -> list[ClientStream]:
+        """Open streams whose token has expired (entries of closed streams are forgotten)."""
+        with self._expiries_lock:
+            done = [n for n, (when, c) in self._expiries.items() if c.closed or when <= now]
+            due = [self._expiries.pop(n)[1] for n in done]
+        return [c for c in due if not c.closed]
+
     def _reap(self) -> None:
         interval = min(0.5, self.config.write_timeout / 4)
         while not self._stop.wait(interval):
+            for client in self.due_for_expiry(time.time()):
+                self.bus.drop(client, "expired")
+                log.info(
+                    "ended SSE client #%d (%s): its token expired",
+                    client.number,
+                    client.address,
+                    extra={"json_fields": {"event": "sse-token-expired"}},
+                )
             for client in self.bus.reap():
                 log.warning(
                     "dropped slow SSE client #%d (%s): %d events behind",
                     client.number,
                     client.address,
                     client.lag(),
+                    # counted by the log-based metric tote_webapp_dropped_clients (Terraform)
+                    extra={"json_fields": {"event": "sse-client-dropped", "lag": client.lag()}},
                 )
 
     def shutdown(self) -> None:

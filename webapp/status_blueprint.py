@@ -1,4 +1,10 @@
-"""``GET /health`` (readiness: 200 once every typed topic is subscribed) and ``GET /status``."""
+"""``GET /health`` (readiness: 200 once every typed topic is subscribed), ``GET /healthz``
+(liveness: the process answers and its dispatcher thread runs) and ``GET /status``.
+
+Liveness deliberately ignores Pub/Sub: a Pub/Sub outage makes instances unready (no new
+streams routed to a starting instance) but must not make Cloud Run restart every instance,
+which would drop every open stream without fixing anything.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import time
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from webapp.access import cors_headers, is_authorized
+from webapp.access import AccessDenied, cors_headers
+from webapp.http_access import current_principal, denied_response
 from webapp.runtime import Runtime
 
 __all__ = ["bp"]
@@ -27,14 +34,24 @@ def health() -> tuple[Response, int]:
     return jsonify(status=state, detail="not every typed topic is subscribed yet"), 503
 
 
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    rt = runtime()
+    if rt.bus.closed or rt.dispatcher.alive:
+        return jsonify(status="alive"), 200
+    return jsonify(status="broken", detail="the SSE dispatcher thread has stopped"), 503
+
+
 @bp.get("/status")
 def status() -> Response | tuple[Response, int]:
     rt = runtime()
     config = rt.config
-    if not is_authorized(
-        config.token, request.headers.get("Authorization"), request.args.get("access_token")
-    ):
-        return jsonify(error="missing or wrong bearer token"), 401
+    if config.access.enabled:  # operational detail: any valid token, never anonymous
+        try:
+            if current_principal(config.access).anonymous:
+                raise AccessDenied(401, "missing", "/status needs a bearer token")
+        except AccessDenied as denied:
+            return denied_response(denied, config.cors_origins)
     stats = rt.bus.stats()
     span = (
         round(stats.newest_at - stats.oldest_at, 3)

@@ -113,5 +113,17 @@ def test_tables_partition_on_a_timestamp_cluster_on_columns_and_never_use_float(
 
 def test_every_typed_table_is_listed_with_its_types():
     typed = {m.table for m in CATALOG if m.table}
-    assert set(TABLES) == typed | {catalog.RAW_TABLE, catalog.DEAD_LETTER_TABLE}
+    reference = set(catalog.REFERENCE_TABLES.values())
+    assert set(TABLES) == typed | reference | {catalog.RAW_TABLE, catalog.DEAD_LETTER_TABLE}
     assert TABLES["bet_lifecycle"].message_types == catalog.BET_TYPES
+
+
+def test_reference_tables_hold_the_reference_row_columns_and_ids_are_required():
+    for kind, name in catalog.REFERENCE_TABLES.items():
+        spec = TABLES[name]
+        columns = [c.name for c in spec.columns]
+        assert columns[:5] == ["reference_kind", "frame_id", "received_at", "as_of", "ingested_at"]
+        assert columns[5:] == [c.name for c in catalog.REFERENCE_COLUMNS[kind]]
+        id_column = spec.columns[5]
+        assert (id_column.name, id_column.mode) == (f"{kind}_id", "REQUIRED")
+        assert spec.clustering[0] == f"{kind}_id"

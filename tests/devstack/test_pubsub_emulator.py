@@ -16,7 +16,8 @@ def test_provision_creates_every_catalog_topic_idempotently(pubsub_emulator, pro
         t.name.rsplit("/", 1)[-1] for t in publisher.list_topics(project=f"projects/{project}")
     }
     assert set(all_topics()) <= names
-    assert len(all_topics()) == 10  # ingress + 8 typed + dead letters
+    assert len(all_topics()) == 11  # ingress + 8 typed + reference + dead letters
+    assert catalog.REFERENCE_TOPIC in all_topics()
 
 
 def test_published_message_is_pulled_with_attributes(pubsub_emulator, project):

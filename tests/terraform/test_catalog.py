@@ -89,7 +89,15 @@ def test_every_topic_is_in_the_catalog() -> None:
         for name, body in config.of_type("google_pubsub_topic").items()
         if "for_each" not in body
     }
-    assert singles == {catalog.INGRESS_TOPIC, catalog.DEAD_LETTER_TOPIC}
+    assert singles == {catalog.INGRESS_TOPIC, catalog.REFERENCE_TOPIC, catalog.DEAD_LETTER_TOPIC}
+
+
+def test_reference_topic_keeps_a_racing_day_for_late_subscribers() -> None:
+    config = load()
+    topic = config.resource("google_pubsub_topic", "reference")
+    assert config.evaluate(topic["name"]) == catalog.REFERENCE_TOPIC
+    assert topic["message_retention_duration"] == "${var.reference_topic_retention}"
+    assert config.variable_default("reference_topic_retention") == "86400s"
 
 
 def test_ingress_subscription() -> None:

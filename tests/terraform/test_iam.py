@@ -32,6 +32,7 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
         ("roles/pubsub.subscriber", INGRESS_SUB),
         ("roles/pubsub.viewer", INGRESS_SUB),
         ("roles/pubsub.publisher", TYPED),
+        ("roles/pubsub.publisher", "google_pubsub_topic.reference"),
         ("roles/pubsub.publisher", "google_pubsub_topic.dead_letters"),
         ("roles/bigquery.dataEditor", "google_bigquery_dataset.tote"),
         ("roles/storage.objectAdmin", "google_storage_bucket.dataflow"),
@@ -40,14 +41,21 @@ EXPECTED: dict[str, set[tuple[str, str]]] = {
     "webapp": {
         (WEBAPP_ROLE, PROJECT),
         ("roles/pubsub.subscriber", TYPED),
-        ("roles/secretmanager.secretAccessor", 'google_secret_manager_secret.this["sse_token"]'),
+        ("roles/pubsub.subscriber", "google_pubsub_topic.reference"),
+        (
+            "roles/secretmanager.secretAccessor",
+            'google_secret_manager_secret.this["webapp_token_keys"]',
+        ),
     },
     "scheduler": {("roles/run.invoker", CONNECTOR_SERVICE)},
     "pubsub-service-agent": {
         ("roles/pubsub.publisher", "google_pubsub_topic.dead_letters"),
         ("roles/pubsub.subscriber", INGRESS_SUB),
     },
-    "monitoring-service-agent": {("roles/run.invoker", CONNECTOR_SERVICE)},
+    "monitoring-service-agent": {
+        ("roles/run.invoker", CONNECTOR_SERVICE),
+        ("roles/run.invoker", "google_cloud_run_v2_service.webapp"),
+    },
     "operators": {("roles/run.invoker", CONNECTOR_SERVICE)},
     "allUsers": {("roles/run.invoker", "google_cloud_run_v2_service.webapp")},
 }

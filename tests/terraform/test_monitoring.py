@@ -36,6 +36,12 @@ def test_the_expected_policies_exist() -> None:
         "ingress_backlog",
         "dead_letters",
         "dataflow_lag",
+        # terraform/monitoring_webapp.tf (tests/terraform/test_monitoring_webapp.py)
+        "webapp_down",
+        "webapp_5xx",
+        "webapp_429",
+        "webapp_dropped_clients",
+        "webapp_subscription_backlog",
     }
 
 

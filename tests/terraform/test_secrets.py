@@ -1,6 +1,6 @@
 """No secret value in the configuration, the state-bound variables, the deploy files or docs.
 
-Secret Manager holds the Tote API key, the two Tote URLs and the SSE token; Terraform creates
+Secret Manager holds the Tote API key, the two Tote URLs and the web app's token keyring; Terraform creates
 only the containers and Cloud Run reads the values by reference.
 """
 
@@ -15,7 +15,7 @@ from tests.terraform.hcl import ROOT, TERRAFORM, block, load
 
 SECRET_ENV = {
     "connector": {"TOTE_API_KEY", "TOTE_SUBSCRIPTIONS_URL"},
-    "webapp": {"SSE_TOKEN"},
+    "webapp": {"WEBAPP_TOKEN_KEYS"},
 }
 
 # What a leaked value would look like: an Api-Key header with a value, a bearer token, a key
@@ -75,7 +75,7 @@ def test_no_secret_version_resources() -> None:
         "tote-api-key",
         "tote-subscriptions-url",
         "tote-graphql-url",
-        "tote-sse-token",
+        "tote-webapp-token-keys",
     }
 
 

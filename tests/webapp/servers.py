@@ -65,6 +65,14 @@ class WebApp:
         with urllib.request.urlopen(self.url("/status"), timeout=10) as resp:
             return json.load(resp)
 
+    def status_with(self, token: str) -> dict:
+        """``/status`` with a bearer token (when access control is on)."""
+        request = urllib.request.Request(
+            self.url("/status"), headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return json.load(resp)
+
     def stream(self, path: str = "/events", headers: dict[str, str] | None = None) -> SSEStream:
         return SSEStream(self.port, path, headers or {})
 

@@ -110,22 +110,6 @@ def test_id_from_another_instance_is_announced(client: FlaskClient) -> None:
     response.close()
 
 
-def test_bearer_token(make_app: Callable[..., Flask]) -> None:
-    client = make_app(token="s3cret").test_client()
-    denied = client.get("/events")
-    assert denied.status_code == 401 and denied.headers["WWW-Authenticate"] == "Bearer"
-    assert "s3cret" not in denied.get_data(as_text=True)
-    assert client.get("/events", headers={"Authorization": "Bearer wrong"}).status_code == 401
-    assert client.get("/status").status_code == 401
-    ok = client.get("/events", headers={"Authorization": "Bearer s3cret"})
-    assert ok.status_code == 200
-    ok.close()
-    ok = client.get("/events?access_token=s3cret")
-    assert ok.status_code == 200
-    ok.close()
-    assert client.get("/health").status_code == 200  # readiness stays open
-
-
 def test_streams_per_client_address_are_capped(make_app: Callable[..., Flask]) -> None:
     client = make_app(max_streams_per_client=2).test_client()
     open_streams = [client.get("/events") for _ in range(2)]

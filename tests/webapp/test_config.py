@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from webapp.config import Config, ConfigError
 
+SECRET = "s3cret-" + "x" * 40
+
 
 def test_defaults() -> None:
     config = Config.from_env({})
-    assert config.pubsub_enabled and config.topic_prefix == "" and config.token is None
+    assert config.pubsub_enabled and config.topic_prefix == "" and config.token_keys is None
     assert config.cors_origins == () and config.port == 8080
     assert config.client_queue == config.buffer_size == 10_000
 
@@ -18,7 +23,8 @@ def test_values_from_the_environment() -> None:
             "GOOGLE_CLOUD_PROJECT": "p",
             "WEBAPP_TOPIC_PREFIX": "dev-",
             "WEBAPP_PUBSUB": "false",
-            "SSE_TOKEN": "s3cret",
+            "WEBAPP_TOKEN_KEYS": json.dumps({"k2": SECRET, "k1": "y" * 40}),
+            "WEBAPP_MARKET_DATA_OPEN": "true",
             "CORS_ORIGINS": "https://a.example, https://b.example",
             "SSE_MAX_STREAMS_PER_CLIENT": "3",
             "SSE_BUFFER_SIZE": "500",
@@ -30,8 +36,11 @@ def test_values_from_the_environment() -> None:
     assert config.cors_origins == ("https://a.example", "https://b.example")
     assert config.max_streams_per_client == 3 and config.heartbeat_seconds == 2.5
     assert config.buffer_size == config.client_queue == 500 and config.port == 9000
-    assert config.token == "s3cret"
-    assert "s3cret" not in repr(config)
+    assert [k.kid for k in config.token_keys.keys] == ["k2", "k1"]  # type: ignore[union-attr]
+    assert config.token_keys.signing.kid == "k2"  # type: ignore[union-attr]
+    assert config.market_data_open and config.access.enabled
+    assert (config.access.audience, config.access.issuer) == ("tote-webapp", "tote-realtime")
+    assert SECRET not in repr(config) and SECRET not in repr(config.access)
 
 
 @pytest.mark.parametrize(
@@ -42,8 +51,47 @@ def test_values_from_the_environment() -> None:
         ({"SSE_HEARTBEAT_SECONDS": "soon"}, "SSE_HEARTBEAT_SECONDS must be a number"),
         ({"WEBAPP_PUBSUB": "maybe"}, "WEBAPP_PUBSUB must be true or false"),
         ({"SSE_BUFFER_SIZE": "10", "SSE_CLIENT_QUEUE": "20"}, "must not exceed SSE_BUFFER_SIZE"),
+        ({"SSE_TOKEN": "s3cret"}, "SSE_TOKEN is no longer supported"),
+        ({"WEBAPP_TOKEN_KEYS": "s3cret"}, "WEBAPP_TOKEN_KEYS: not JSON"),
+        ({"WEBAPP_TOKEN_KEYS": "{}"}, "WEBAPP_TOKEN_KEYS: must be a non-empty JSON object"),
+        ({"WEBAPP_TOKEN_KEYS": '{"k": "short"}'}, "an HS256 secret needs at least 32"),
+        ({"WEBAPP_TOKEN_KEYS": '{"k": "-----BEGIN PUBLIC KEY-----x"}'}, "not a PEM public key"),
+        ({"WEBAPP_MARKET_DATA_OPEN": "sometimes"}, "WEBAPP_MARKET_DATA_OPEN must be true"),
+        ({"K_SERVICE": "tote-webapp"}, "on Cloud Run .* set WEBAPP_TOKEN_KEYS"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Config.from_env(env)
+
+
+def test_secrets_never_reach_error_messages() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env({"WEBAPP_TOKEN_KEYS": '{"k": "tooshort-secret"}'})
+    assert "tooshort-secret" not in str(caught.value)
+
+
+def test_cloud_run_starts_with_keys_or_open_market_data() -> None:
+    assert Config.from_env({"K_SERVICE": "s", "WEBAPP_MARKET_DATA_OPEN": "true"}).access.enabled
+    keys = json.dumps({"k": SECRET})
+    assert Config.from_env({"K_SERVICE": "s", "WEBAPP_TOKEN_KEYS": keys}).access.enabled
+    assert not Config.from_env({}).access.enabled  # local development: no access control
+
+
+def test_docs_state_the_access_defaults() -> None:
+    """The configuration table in docs/webapp.md says what ``from_env({})`` gives."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webapp.md").read_text("utf-8")
+    rows = {
+        cells[0].strip("` "): cells[1].strip()
+        for line in text.splitlines()
+        if line.startswith("| `")
+        for cells in [line.strip("|").split("|")]
+    }
+    config = Config.from_env({})
+    assert rows["WEBAPP_TOKEN_KEYS"] == "—" and config.token_keys is None
+    assert rows["WEBAPP_MARKET_DATA_OPEN"] == "false" and config.market_data_open is False
+    assert rows["WEBAPP_TOKEN_LEEWAY_SECONDS"] == str(int(config.token_leeway))
+    assert rows["WEBAPP_TRUSTED_PROXY_HOPS"].startswith(str(config.trusted_proxy_hops))
+    assert rows["WEBAPP_TOKEN_AUDIENCE`, `WEBAPP_TOKEN_ISSUER"] == (
+        f"`{config.token_audience}`, `{config.token_issuer}`"
+    )

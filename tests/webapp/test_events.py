@@ -74,7 +74,7 @@ def test_unknown_message_types_on_a_typed_topic_pass_through() -> None:
 def test_event_ids_round_trip_and_reject_foreign_forms() -> None:
     assert EventId.parse("mwx1a2-42") == EventId("mwx1a2", 42)
     assert str(EventId("abc", 7)) == "abc-7"
-    for bad in (None, "", "42", "abc-", "-5", "abc-x1", "a b-1"):
+    for bad in (None, "", "42", "abc-", "-5", "abc-x1", "a b-1", "abc-²", "abc-٣", "é-1"):
         assert EventId.parse(bad) is None
 
 

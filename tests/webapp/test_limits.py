@@ -34,3 +34,15 @@ def test_client_address_uses_forwarded_for_only_for_trusted_hops() -> None:
     assert client_address("10.0.0.1", "6.6.6.6, 1.2.3.4", 2) == "6.6.6.6"
     assert client_address("10.0.0.1", "1.2.3.4", 5) == "1.2.3.4"
     assert client_address(None, None, 1) == "unknown"
+
+
+def test_cloud_run_one_hop_takes_the_address_its_front_end_appended() -> None:
+    # Cloud Run's front end appends the address it saw; whatever the client sent stays left.
+    assert client_address("169.254.1.1", "6.6.6.6, 203.0.113.7", 1) == "203.0.113.7"
+    assert client_address("169.254.1.1", "203.0.113.7", 1) == "203.0.113.7"
+    assert client_address("169.254.1.1", "2001:db8::1", 1) == "2001:db8::1"
+
+
+def test_junk_forwarded_for_falls_back_to_the_peer() -> None:
+    for junk in ("not-an-ip", "1.2.3.4, evil" + "x" * 500, ",,,", "999.1.1.1"):
+        assert client_address("10.0.0.1", junk, 1) == "10.0.0.1"

@@ -30,10 +30,13 @@ class RecordingEnv(dict[str, str]):
         return super().get(key, default)
 
 
+REMOVED = {"SSE_TOKEN"}  # read only to refuse it with a message naming its replacement
+
+
 def _read_by_config() -> set[str]:
     env = RecordingEnv()
     Config.from_env(env)
-    return set(env.read)
+    return set(env.read) - REMOVED
 
 
 def _read_by_gunicorn_conf() -> dict[str, str]:

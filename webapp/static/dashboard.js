@@ -1,7 +1,7 @@
 /* Tote Live dashboard: one EventSource, plain DOM updates, an SVG sparkline per pool.
  * Stream names come from the page (rendered from the message catalog).  The access token, if
  * the server requires one, is read from the URL fragment (#token=...), which browsers never
- * send to servers or write to logs.
+ * send to servers, and traded for an HttpOnly cookie (POST /session, see login()).
  */
 (() => {
   "use strict";
@@ -308,14 +308,31 @@
   // reconnects resume from the last id the browser saw (EventSource sends it by itself).
   let openingReplay = true;
 
-  function connect() {
+  // A token in the fragment (#token=...) is traded once for an HttpOnly cookie (POST /session)
+  // and dropped from the address bar: EventSource then sends the cookie by itself, and the
+  // token never appears in a URL the server (or Cloud Run's request log) sees.
+  function login() {
     const token = new URLSearchParams(location.hash.slice(1)).get("token");
-    const auth = token ? `access_token=${encodeURIComponent(token)}` : "";
-    fetch("/status" + (auth ? `?${auth}` : ""))
+    if (!token) return Promise.resolve();
+    return fetch("/session", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}` },
+      credentials: "same-origin",
+    })
+      .then((r) => {
+        if (r.ok) history.replaceState(null, "", location.pathname + location.search);
+        else console.error("the token was refused", r.status);
+      })
+      .catch(() => null);
+  }
+
+  function connect() {
+    login()
+      .then(() => fetch("/status", { credentials: "same-origin" }))
       .then((r) => (r.ok ? r.json() : null))
       .catch(() => null)
       .then((status) => {
-        const params = new URLSearchParams(auth);
+        const params = new URLSearchParams();
         if (status && status.instance) {
           $("instance").textContent = status.instance;
           params.set("last_event_id", `${status.instance}-0`);

@@ -11,7 +11,7 @@ FROM (
   SELECT
     *,
     ROW_NUMBER() OVER (
-      PARTITION BY product_id, dividend_name ORDER BY received_at DESC, frame_id DESC
+      PARTITION BY product_id, dividend_name ORDER BY as_of DESC, received_at DESC, frame_id DESC
     ) AS _recency
   FROM `${project}.${dataset}.dividend_history`
   WHERE dividend_status = 'FINAL'

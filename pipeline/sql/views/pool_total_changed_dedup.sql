@@ -1,9 +1,14 @@
--- pool_total_changed, one row per frame: streaming-insert ids are best-effort (and ignored by the local
--- emulator), so a frame can land twice; this view keeps its first insert.  received_at is in
--- the window's PARTITION BY (a redelivered frame keeps it) so date filters still prune partitions.
+-- pool_total_changed, one row per frame and entity: streaming-insert ids are best-effort (and ignored
+-- by the local emulator), so a row can land twice; this view keeps its first insert.  A query page
+-- is one frame with many entities, hence the entity key (product_id) in the window.
+-- received_at is in the PARTITION BY (a redelivered frame keeps it) so date filters still prune.
 SELECT * EXCEPT (_copy)
 FROM (
-  SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.frame_id, t.received_at ORDER BY t.ingested_at) AS _copy
+  SELECT
+    t.*,
+    ROW_NUMBER() OVER (
+      PARTITION BY t.frame_id, t.received_at, t.product_id ORDER BY t.ingested_at
+    ) AS _copy
   FROM `${project}.${dataset}.pool_total_changed` AS t
 )
 WHERE _copy = 1

@@ -1,0 +1,90 @@
+-- Every pool total a pool had, with its race and the time from the off: one row per total
+-- (duplicate inserts removed), in the pool's currency.  as_of is when the total held (a
+-- sweep's request start for source = 'query').  off_time is the first time the race was seen
+-- STARTED, else its scheduled start (off_observed says which); seconds_from_off is negative
+-- before the off.  A multi-leg pool is timed against its first leg's race.
+WITH
+  product AS (
+    SELECT * EXCEPT (_recency)
+    FROM (
+      SELECT
+        r.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY r.product_id
+          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.reference_products` AS r
+    )
+    WHERE _recency = 1
+  ),
+  event AS (
+    SELECT * EXCEPT (_recency)
+    FROM (
+      SELECT
+        r.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY r.event_id
+          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.reference_events` AS r
+    )
+    WHERE _recency = 1
+  ),
+  offs AS (
+    SELECT event_id, MIN(COALESCE(as_of, received_at)) AS off_at
+    FROM `${project}.${dataset}.event_status_changed`
+    WHERE status = 'STARTED'
+    GROUP BY event_id
+  ),
+  totals AS (
+    SELECT * EXCEPT (_copy)
+    FROM (
+      SELECT
+        t.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY t.frame_id, t.received_at, t.product_id ORDER BY t.ingested_at
+        ) AS _copy
+      FROM `${project}.${dataset}.pool_total_changed` AS t
+    )
+    WHERE _copy = 1
+  ),
+  timeline AS (
+    SELECT
+      totals.product_id,
+      product.bet_type,
+      product.event_id,
+      event.venue,
+      event.scheduled_start,
+      COALESCE(offs.off_at, event.scheduled_start) AS off_time,
+      offs.off_at IS NOT NULL AS off_observed,
+      COALESCE(totals.as_of, totals.received_at) AS as_of,
+      totals.source,
+      COALESCE(product.currency, totals.gross_amounts[SAFE_OFFSET(0)].currency) AS currency,
+      totals.gross_amounts,
+      totals.net_amounts,
+      totals.is_finalized,
+      totals.frame_id
+    FROM totals
+    LEFT JOIN product ON product.product_id = totals.product_id
+    LEFT JOIN event ON event.event_id = product.event_id
+    LEFT JOIN offs ON offs.event_id = product.event_id
+  )
+SELECT
+  product_id,
+  bet_type,
+  event_id,
+  venue,
+  DATETIME(scheduled_start, 'Europe/London') AS start_local,
+  off_time,
+  off_observed,
+  as_of,
+  TIMESTAMP_DIFF(as_of, off_time, SECOND) AS seconds_from_off,
+  source,
+  currency,
+  (SELECT g.amount FROM UNNEST(gross_amounts) AS g WHERE g.currency = timeline.currency LIMIT 1)
+    AS gross_amount,
+  (SELECT n.amount FROM UNNEST(net_amounts) AS n WHERE n.currency = timeline.currency LIMIT 1)
+    AS net_amount,
+  is_finalized,
+  frame_id
+FROM timeline

@@ -1,0 +1,100 @@
+-- One row per runner (competitor) of a race: name, cloth/trap number, current status (the newest
+-- by as_of, streamed or from a sweep; WITHDRAWN = non-runner), the race's venue and local start,
+-- and the runner's finishing position in the latest result.  first_withdrawn_as_of is the first
+-- state that said WITHDRAWN (a frame's arrival, or the sweep that found it).
+WITH
+  ref AS (
+    SELECT * EXCEPT (_recency)
+    FROM (
+      SELECT
+        r.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY r.competitor_id
+          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.reference_competitors` AS r
+    )
+    WHERE _recency = 1
+  ),
+  status AS (
+    SELECT * EXCEPT (_recency)
+    FROM (
+      SELECT
+        c.event_id,
+        c.competitor_id,
+        c.status,
+        COALESCE(c.as_of, c.received_at) AS status_as_of,
+        MIN(IF(c.status = 'WITHDRAWN', COALESCE(c.as_of, c.received_at), NULL)) OVER (
+          PARTITION BY c.event_id, c.competitor_id
+        ) AS first_withdrawn_as_of,
+        ROW_NUMBER() OVER (
+          PARTITION BY c.event_id, c.competitor_id
+          ORDER BY COALESCE(c.as_of, c.received_at) DESC, c.received_at DESC, c.ingested_at DESC,
+            c.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.competitor_status_changed` AS c
+    )
+    WHERE _recency = 1
+  ),
+  event AS (
+    SELECT * EXCEPT (_recency)
+    FROM (
+      SELECT
+        r.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY r.event_id
+          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.reference_events` AS r
+    )
+    WHERE _recency = 1
+  ),
+  result AS (
+    SELECT t.event_id, c.competitor_id, c.finishing_position
+    FROM (
+      SELECT
+        e.*,
+        ROW_NUMBER() OVER (
+          PARTITION BY e.event_id
+          ORDER BY COALESCE(e.as_of, e.received_at) DESC, e.received_at DESC, e.ingested_at DESC,
+            e.frame_id DESC
+        ) AS _recency
+      FROM `${project}.${dataset}.event_result_changed` AS e
+    ) AS t
+    CROSS JOIN UNNEST(t.competitor_results) AS c
+    WHERE t._recency = 1
+  ),
+  runner AS (
+    SELECT
+      COALESCE(status.event_id, ref.event_id) AS event_id,
+      COALESCE(status.competitor_id, ref.competitor_id) AS competitor_id,
+      ref.name,
+      ref.cloth_number,
+      ref.trap_number,
+      COALESCE(status.status, ref.entry_status) AS status,
+      status.status_as_of,
+      status.first_withdrawn_as_of
+    FROM ref
+    FULL OUTER JOIN status
+      ON status.competitor_id = ref.competitor_id AND status.event_id = ref.event_id
+  )
+SELECT
+  runner.event_id,
+  event.name AS race_name,
+  event.venue,
+  event.scheduled_start,
+  DATETIME(event.scheduled_start, 'Europe/London') AS start_local,
+  runner.competitor_id,
+  runner.name AS runner_name,
+  runner.cloth_number,
+  runner.trap_number,
+  runner.status,
+  runner.status = 'WITHDRAWN' AS is_non_runner,
+  runner.status_as_of,
+  runner.first_withdrawn_as_of,
+  result.finishing_position,
+  SAFE_CAST(result.finishing_position AS INT64) AS position
+FROM runner
+LEFT JOIN event ON event.event_id = runner.event_id
+LEFT JOIN result
+  ON result.event_id = runner.event_id AND result.competitor_id = runner.competitor_id

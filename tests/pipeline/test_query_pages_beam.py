@@ -1,0 +1,91 @@
+"""A sweep's query pages through the Beam steps (``ProcessFrames``): every output they feed."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+from apache_beam.io.gcp.pubsub import PubsubMessage
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from contract import catalog
+from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
+from tests.pipeline.beam_helpers import T0, streaming_options
+from testsupport import query_examples as q
+
+
+def page_message(body: dict | bytes, operation: str, frame_id: str) -> PubsubMessage:
+    data, attrs = q.query_page_message(body, operation, frame_id=frame_id)
+    return PubsubMessage(data, attrs, message_id=f"m-{frame_id}")
+
+
+def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
+    partial = q.events_page(errors=[{"message": "results service timed out"}])
+    elements = [
+        page_message(q.products_page(), "products", "products-1"),
+        page_message(partial, "events", "events-1"),
+        page_message(b"<html>gateway timeout</html>", "products", "products-2"),
+    ]
+    stream = (
+        TestStream()
+        .advance_watermark_to(T0)
+        .add_elements([TimestampedValue(e, T0 + i) for i, e in enumerate(elements)])
+        .advance_watermark_to_infinity()
+    )
+    pipeline = beam.Pipeline(options=streaming_options())
+    out = pipeline | stream | ProcessFrames(60, 120)
+
+    tables = out.rows | "tables" >> beam.Map(lambda r: (table_for_row(r), r["frame_id"]))
+    assert_that(
+        tables,
+        equal_to(
+            [
+                element
+                for element, count in [
+                    ((catalog.RAW_TABLE, "products-1"), 1),
+                    ((catalog.RAW_TABLE, "events-1"), 1),
+                    ((catalog.RAW_TABLE, "products-2"), 1),
+                    (("product_status_changed", "products-1"), 1),
+                    (("pool_total_changed", "products-1"), 1),
+                    (("selection_status_changed", "products-1"), 2),
+                    (("reference_products", "products-1"), 1),
+                    (("reference_legs", "products-1"), 1),
+                    (("reference_selections", "products-1"), 2),
+                    (("event_status_changed", "events-1"), 1),
+                    (("competitor_status_changed", "events-1"), 2),
+                    (("reference_events", "events-1"), 1),
+                    (("reference_competitors", "events-1"), 2),
+                    ((catalog.DEAD_LETTER_TABLE, "products-2"), 1),
+                ]
+                for _ in range(count)
+            ]
+        ),
+        label="rows per table",
+    )
+    topics = out.messages | "topics" >> beam.Map(lambda m: m[0])
+    assert_that(
+        topics,
+        equal_to(
+            [
+                topic
+                for topic, count in [
+                    ("tote-product-status-changed", 1),
+                    ("tote-pool-total-changed", 1),
+                    ("tote-selection-status-changed", 2),
+                    ("tote-event-status-changed", 1),
+                    ("tote-competitor-status-changed", 2),
+                    (catalog.REFERENCE_TOPIC, 7),
+                    (catalog.DEAD_LETTER_TOPIC, 1),
+                ]
+                for _ in range(count)
+            ]
+        ),
+        label="messages per topic",
+    )
+    result = pipeline.run()
+    result.wait_until_finish()
+    found = result.metrics().query(
+        MetricsFilter().with_namespace(NAMESPACE).with_name("query_page_graphql_errors")
+    )
+    assert sum(c.committed or 0 for c in found["counters"]) == 1

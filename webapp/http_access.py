@@ -1,0 +1,89 @@
+"""The Flask shell around ``webapp.access``: read the request's credentials, answer denials.
+
+Kept apart from the blueprints so ``/events`` and ``/status`` decide the same way, and apart
+from ``access.py`` so the decisions stay pure functions.  A denial is JSON
+``{"error": "...", "reason": "..."}`` (401 with ``WWW-Authenticate: Bearer``, or 403) and is
+logged with its reason and subject, never with the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Request, Response, current_app, jsonify, request
+
+from webapp.access import (
+    ACCESS_COOKIE,
+    PRIVATE_STREAMS,
+    AccessDenied,
+    AccessPolicy,
+    Principal,
+    as_mapping,
+    authenticate,
+    cors_headers,
+    offered_token,
+)
+
+__all__ = [
+    "PRIVATE_AUTHORISER",
+    "current_principal",
+    "denied_response",
+    "limit_key",
+    "private_authoriser",
+]
+
+PRIVATE_AUTHORISER = "TOTE_PRIVATE_AUTHORISER"
+"""``app.config`` key of the hook other endpoints (``GET /state``) ask whether a request may
+see private data; ``create_app`` installs :func:`private_authoriser` there."""
+
+log = logging.getLogger(__name__)
+
+
+def current_principal(policy: AccessPolicy) -> Principal:
+    """Who the current request is; raises :class:`AccessDenied`."""
+    token = offered_token(
+        request.headers.get("Authorization"),
+        request.cookies.get(ACCESS_COOKIE),
+        request.args.get("access_token"),
+    )
+    return authenticate(token, policy, now=time.time())
+
+
+def private_authoriser(req: Request) -> bool:
+    """Whether ``req`` presents a valid token granting every private stream (bets)."""
+    policy: AccessPolicy = current_app.extensions["tote"].config.access
+    token = offered_token(
+        req.headers.get("Authorization"),
+        req.cookies.get(ACCESS_COOKIE),
+        req.args.get("access_token"),
+    )
+    try:
+        principal = authenticate(token, policy, now=time.time())
+    except AccessDenied:
+        return False
+    return principal.streams >= PRIVATE_STREAMS
+
+
+def limit_key(principal: Principal, address: str) -> str:
+    """Streams are counted per token subject where there is one, else per client address."""
+    return f"sub:{principal.sub}" if principal.sub is not None else address
+
+
+def denied_response(denied: AccessDenied, cors_origins: tuple[str, ...]) -> Response:
+    log.info(
+        "access denied (%s %s): %s",
+        denied.status,
+        denied.reason,
+        denied.message,
+        extra={"json_fields": {"event": "access-denied", "reason": denied.reason}},
+    )
+    response = jsonify(as_mapping(denied))
+    response.status_code = denied.status
+    if denied.status == 401:
+        error = "" if denied.reason == "missing" else ', error="invalid_token"'
+        response.headers["WWW-Authenticate"] = f'Bearer realm="tote"{error}'
+    elif denied.status == 403:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="tote", error="insufficient_scope"'
+    response.headers.update(cors_headers(request.headers.get("Origin"), cors_origins))
+    return response
