@@ -26,7 +26,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
 os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class SSEClient(asyncio.Protocol):
     """A minimal SSE reader: counts events and records their delivery latency."""
 
-    def __init__(self, request: bytes, latencies: list[float], state: dict) -> None:
+    def __init__(self, request: bytes, latencies: list[float], state: dict[str, bool]) -> None:
         self.request = request
         self.latencies = latencies
         self.state = state
@@ -139,7 +139,7 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
 
 
 def _baseline_subscriber(
-    latencies: list[float], state: dict
+    latencies: list[float], state: dict[str, bool]
 ) -> pubsub_v1.subscriber.futures.StreamingPullFuture:
     """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency."""
     from google.cloud import pubsub_v1
@@ -159,7 +159,7 @@ def _baseline_subscriber(
     return pubsub_v1.SubscriberClient().subscribe(path, on_message)
 
 
-def _status(port: int) -> dict:
+def _status(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as resp:
         return json.load(resp)
 

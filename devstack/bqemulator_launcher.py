@@ -112,7 +112,9 @@ def _field_dict(field: Any) -> dict[str, Any]:
     }
 
 
-def _conversion_problem(values: dict[str, Any], arrow_schema: Any, tabledata: Any) -> tuple:
+def _conversion_problem(
+    values: dict[str, Any], arrow_schema: Any, tabledata: Any
+) -> tuple[str, str]:
     """(location, message) naming the first value that cannot be converted to its column."""
     for name, value in values.items():
         try:
@@ -138,7 +140,9 @@ def _patch_insert_all() -> None:  # noqa: C901 - the nested handler follows BigQ
     _require(tabledata, "_Ctx")
     _require(tabledata, "router")
 
-    def conversion_errors(rows: list[Any], candidates: list[int], arrow_schema: Any) -> dict:
+    def conversion_errors(
+        rows: list[Any], candidates: list[int], arrow_schema: Any
+    ) -> dict[int, dict[str, Any]]:
         found = {}
         for index in candidates:
             try:
