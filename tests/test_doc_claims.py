@@ -208,3 +208,12 @@ def test_documented_env_default_is_the_codes(doc: str, name: str, default: str) 
         return
     assert from_env({name: default}) == baseline, f"{name}={default} is not the default"
     assert from_env({name: _different(default)}) != baseline, f"{name} is not read"
+
+
+def test_readme_complexity_limit_is_ruffs() -> None:
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (claimed,) = re.findall(r"complexity `C90` ≤ (\d+)", README)
+    assert int(claimed) == config["tool"]["ruff"]["lint"]["mccabe"]["max-complexity"]
+    assert {"BLE", "C90", "S110", "S112"} <= set(config["tool"]["ruff"]["lint"]["select"])
