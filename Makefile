@@ -10,6 +10,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 BQVENV := .bqvenv
+IACVENV := .iacvenv
 RUN_DIR := .run
 
 .PHONY: help install run test lint fmt bench system-deps clean
@@ -34,7 +35,15 @@ $(BQVENV)/.installed: devstack/bqemulator-requirements.txt
 	$(BQVENV)/bin/python -m pip install -q -r devstack/bqemulator-requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed $(BQVENV)/.installed ## Create .venv and .bqvenv and install what is missing
+# checkov (the Terraform scanner run by tests/terraform/test_checkov.py) in its own virtualenv
+# too: it pins dozens of libraries the services must not inherit.
+$(IACVENV)/.installed: devstack/iac-requirements.txt
+	@test -x $(IACVENV)/bin/python || $(PYTHON) -m venv $(IACVENV)
+	$(IACVENV)/bin/python -m pip install -q --upgrade pip
+	$(IACVENV)/bin/python -m pip install -q -r devstack/iac-requirements.txt
+	@touch $@
+
+install: $(VENV)/.installed $(BQVENV)/.installed $(IACVENV)/.installed ## Create .venv, .bqvenv and .iacvenv and install what is missing
 
 # System packages (Java + Pub/Sub emulator come with the machine image; Chromium for the
 # dashboard's browser test). Installs only what is missing, only when it can (root + apt).
@@ -269,4 +278,4 @@ deploy: ## Everything but the Dataflow job, in order (tf-bootstrap .. tf-apply)
 	@echo "Now: make dataflow-run (first time) or make dataflow-update (job already running)."
 
 clean: ## Remove the virtualenvs and local state
-	rm -rf $(VENV) $(BQVENV) $(RUN_DIR) *.egg-info
+	rm -rf $(VENV) $(BQVENV) $(IACVENV) $(RUN_DIR) *.egg-info

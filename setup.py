@@ -16,7 +16,7 @@ CONNECTOR = ["websockets>=14,<18", "flask>=3.1,<4", "gunicorn>=23"]
 WEBAPP = [
     "flask>=3.1,<4",
     "gunicorn>=23",
-    "PyJWT[crypto]>=2.8,<3",
+    "PyJWT[crypto]>=2.10.1,<3",  # 2.10.0: CVE-2024-53861 (iss checked as a substring)
 ]  # access tokens (webapp/access.py)
 # mypy is one of `make lint`'s gates; tqdm is the replay tool's progress bar (a developer tool,
 # never in a production image); types-tqdm gives mypy its annotations.

@@ -12,33 +12,79 @@ Google OIDC token; locally a shared ``CONTROL_TOKEN`` bearer works.  ``GET`` end
 from __future__ import annotations
 
 import logging
+import re
+import threading
+import uuid
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from connector.auth import Authorizer, Verifier
+from connector.autostart import Autostart
 from connector.forwarder import BatchPublisher
-from connector.logs import Redactor, configure_logging
+from connector.logs import (
+    Redactor,
+    configure_logging,
+    enter_request,
+    leave_request,
+    request_fields,
+)
+from connector.queryparams import ParamError, parse_bounded_int
 from connector.service import ConnectorService
 from connector.settings import Settings
 
-__all__ = ["create_app", "shutdown_services"]
+__all__ = ["begin_shutdown", "create_app", "finish_shutdown", "shutdown_services"]
 
 log = logging.getLogger(__name__)
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+"""An ``X-Request-Id`` a caller may choose (else one is made): short, printable, no spaces."""
+
 _SERVICES: list[ConnectorService] = []
-"""Services created in this process, for the gunicorn ``worker_exit`` hook."""
+"""Services created in this process, for the gunicorn SIGTERM / ``worker_exit`` hooks."""
+
+_AUTOSTARTS: list[Autostart] = []
+"""Racing-window watchers of this process (``AUTOSTART``), closed before the services stop."""
+
+_shutdown_lock = threading.Lock()
+_shutdown_thread: threading.Thread | None = None
 
 
 def shutdown_services() -> None:
     """Stop every service of this process: close sockets, flush frames (SIGTERM path)."""
+    while _AUTOSTARTS:
+        _AUTOSTARTS.pop().close()
     while _SERVICES:
         service = _SERVICES.pop()
         try:
             service.shutdown()
         except Exception:
             log.exception("shutdown failed")
+
+
+def begin_shutdown() -> threading.Thread:
+    """Start ``shutdown_services`` on a thread now (idempotent); returns that thread.
+
+    Called from the SIGTERM handler so closing the socket and flushing start the moment Cloud
+    Run asks, in parallel with gunicorn draining HTTP connections (which an idle client could
+    otherwise stretch to the whole grace period, leaving no time to flush).
+    """
+    global _shutdown_thread
+    with _shutdown_lock:
+        if _shutdown_thread is None:
+            _shutdown_thread = threading.Thread(
+                target=shutdown_services, name="connector-shutdown", daemon=True
+            )
+            _shutdown_thread.start()
+        return _shutdown_thread
+
+
+def finish_shutdown(timeout: float) -> bool:
+    """Start the shutdown if needed and wait for it (``worker_exit``); ``False`` if late."""
+    thread = begin_shutdown()
+    thread.join(timeout)
+    return not thread.is_alive()
 
 
 def _audiences(settings: Settings) -> list[str]:
@@ -77,6 +123,29 @@ def create_app(  # noqa: C901 - the app factory: each route is a small nested fu
         return error(exc.code or 500, exc.description or exc.name)
 
     @app.before_request
+    def bind_log_context() -> None:
+        """Every line logged for this request carries its trace and a request id."""
+        incoming = request.headers.get("X-Request-Id", "")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        fields = request_fields(
+            request.headers.get("X-Cloud-Trace-Context"), settings.project, request_id
+        )
+        g.request_id = request_id
+        g.log_token = enter_request(fields)
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def unbind_log_context(_exc: BaseException | None) -> None:
+        token = g.pop("log_token", None)
+        if token is not None:
+            leave_request(token)
+
+    @app.before_request
     def authenticate() -> Any:
         if request.method != "POST":
             return None
@@ -99,10 +168,13 @@ def create_app(  # noqa: C901 - the app factory: each route is a small nested fu
 
     @app.get("/status")
     def status() -> Any:
-        raw = request.args.get("latency_window", "10000")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-            return error(400, "latency_window must be an integer between 1 and 1000000")
-        body = service.status_dict(int(raw))
+        try:
+            window = parse_bounded_int(
+                request.args.get("latency_window"), "latency_window", 10_000, 1, 1_000_000
+            )
+        except ParamError as exc:
+            return error(400, str(exc))
+        body = service.status_dict(window)
         body["auth"] = authorizer.counters()  # tokens rejected (401), verifier failures (503)
         return jsonify(redact.value(body))
 
@@ -136,7 +208,9 @@ def create_app(  # noqa: C901 - the app factory: each route is a small nested fu
         return jsonify(message_id=message_id, topic=settings.ingress_topic)
 
     if settings.autostart:
-        service.start()
+        autostart = Autostart(service, settings.racing_window)
+        _AUTOSTARTS.append(autostart)
+        autostart.start()
     return app
 
 

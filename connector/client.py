@@ -4,10 +4,12 @@ All protocol decisions come from ``connector.protocol`` (frame classification),
 ``connector.backoff`` (delays) and ``connector.forwarder`` (buffering, publishing); this module
 only moves frames between the socket and those objects and keeps ``/status`` up to date.
 
-Liveness is judged from GraphQL traffic (data, ``ka``, ``ping``): a watchdog closes the socket
-when nothing arrived for ``WATCHDOG_SECONDS``, because websocket-level pings may still be
-answered by a server whose GraphQL layer went quiet.  Fatal closes (bad key, duplicate id, too
-many inits) end the retry loop instead of hammering Tote.
+Liveness is judged from GraphQL traffic (data, ``ka``, ``ping``, ``pong``), because
+websocket-level pings may still be answered by a server whose GraphQL layer went quiet: on
+graphql-transport-ws the client sends its own ``ping`` every ``CLIENT_PING_SECONDS``, and a
+watchdog closes the socket when nothing arrived for ``WATCHDOG_KEEPALIVES`` times the observed
+keep-alive interval (``connector.liveness``; at most ``WATCHDOG_SECONDS``).  Fatal closes (bad
+key, duplicate id, too many inits) end the retry loop instead of hammering Tote.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from websockets.typing import Subprotocol
 
 from connector.backoff import Backoff
 from connector.forwarder import Forwarder, Frame
+from connector.liveness import Liveness
 from connector.protocol import (
     GRAPHQL_WS,
     ClientProtocol,
@@ -70,7 +73,7 @@ class ToteClient:
         )
         self._stop = asyncio.Event()
         self._receiving = False
-        self._last_activity = time.monotonic()
+        self._liveness = Liveness(time.monotonic(), cap=settings.watchdog_seconds)
 
     def request_stop(self) -> None:
         """Ask the loop to close the socket, forward what was received, and end.  Loop thread."""
@@ -197,10 +200,21 @@ class ToteClient:
     async def _receive(
         self, ws: ClientConnection, proto: ClientProtocol, connection_id: str
     ) -> str:
-        self._last_activity = time.monotonic()
+        settings = self.settings
+        ping = proto.ping_message() if settings.client_ping_seconds > 0 else None
+        self._liveness = Liveness(
+            time.monotonic(),
+            multiplier=settings.watchdog_keepalives,
+            cap=settings.watchdog_seconds,
+            client_ping_interval=settings.client_ping_seconds if ping else None,
+        )
         silent: list[str] = []
-        watchdog = asyncio.create_task(self._watchdog(ws, silent))
-        closer = asyncio.create_task(self._close_on_stop(ws, proto))
+        tasks = [
+            asyncio.create_task(self._watchdog(ws, silent)),
+            asyncio.create_task(self._close_on_stop(ws, proto)),
+        ]
+        if ping:
+            tasks.append(asyncio.create_task(self._pinger(ws, ping)))
         try:
             while True:
                 raw = await ws.recv(decode=False)
@@ -212,15 +226,18 @@ class ToteClient:
                 raise SessionEnded(silent[0]) from None
             raise
         finally:
-            watchdog.cancel()
-            closer.cancel()
+            for task in tasks:
+                task.cancel()
 
     async def _handle(
         self, raw: bytes, ws: ClientConnection, proto: ClientProtocol, connection_id: str
     ) -> None:
         received = time.monotonic()
-        self._last_activity = received
         event = proto.receive(raw)
+        if event.kind in (EventKind.KEEPALIVE, EventKind.PING):
+            self._liveness.server_keepalive(received)
+        else:
+            self._liveness.traffic(received)
         if event.forward:
             now = datetime.now(UTC)
             attrs = ingress_attributes(
@@ -269,15 +286,36 @@ class ToteClient:
             await asyncio.sleep(0.005)
 
     async def _watchdog(self, ws: ClientConnection, silent: list[str]) -> None:
-        limit = self.settings.watchdog_seconds
+        """Close the socket once it was silent past the cadence-derived deadline."""
+        liveness = self._liveness
         while True:
-            idle = time.monotonic() - self._last_activity
-            if idle >= limit:
-                silent.append(f"watchdog: no GraphQL traffic for {idle:.1f}s")
-                log.warning("%s; closing the socket", silent[0])
+            now = time.monotonic()
+            deadline = liveness.deadline()
+            self.status.liveness(deadline, liveness.server_interval)
+            idle = liveness.silent_for(now)
+            if idle is not None:
+                interval = liveness.server_interval
+                cadence = f", keep-alive every {interval:.1f}s" if interval else ""
+                silent.append(
+                    f"watchdog: no GraphQL traffic for {idle:.1f}s "
+                    f"(deadline {deadline:.1f}s{cadence})"
+                )
+                log.warning(
+                    "%s; closing the socket",
+                    silent[0],
+                    extra={"json_fields": {"silent_s": round(idle, 3), "deadline_s": deadline}},
+                )
                 await ws.close(code=4000, reason="watchdog")
                 return
-            await asyncio.sleep(max(0.05, min(1.0, limit - idle)))
+            remaining = deadline - (now - liveness.last_traffic)
+            await asyncio.sleep(max(0.05, min(0.5, remaining)))
+
+    async def _pinger(self, ws: ClientConnection, ping: str) -> None:
+        """Send our own GraphQL ``ping`` so a quiet but healthy server still produces traffic."""
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await asyncio.sleep(self.settings.client_ping_seconds)
+                await ws.send(ping)
 
     async def _close_on_stop(self, ws: ClientConnection, proto: ClientProtocol) -> None:
         await self._stop.wait()

@@ -1,21 +1,30 @@
 """gunicorn settings for the control API (Cloud Run ready).
 
-One worker: the Tote websocket and its frame buffer belong to one process.  A few threads serve
-``/status`` while ``/stop`` waits for the flush.  On SIGTERM (Cloud Run, ``make`` stopping the
-local system) gunicorn ends the worker gracefully and ``worker_exit`` closes the socket and
-flushes every frame already received before the process exits.
+One worker: the Tote websocket and its frame buffer belong to one process.  Its threads serve
+``/status`` while ``/stop`` waits for the flush; the worker class bounds every request read so
+clients sending half a request (or nothing) cannot hold them (``connector.gunicorn_worker``).
+
+Shutdown fits Cloud Run's 10 s between SIGTERM and SIGKILL: the worker's SIGTERM handler starts
+the connector's shutdown at once (close the socket, flush with the ``FLUSH_TIMEOUT_SECONDS``
+deadline, 6 s by default; the rest goes to the dead-letter record) while gunicorn drains HTTP
+connections, and ``worker_exit`` waits for it.  ``graceful_timeout`` (9 s) is when gunicorn's
+master would SIGKILL the worker: above the flush deadline, below Cloud Run's 10 s.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+from types import FrameType
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 workers = 1
-threads = 4
-worker_class = "gthread"
+threads = 32
+# gthread, but a client that sends half a request cannot hold a thread (connector.gunicorn_worker)
+worker_class = "connector.gunicorn_worker.BoundedThreadWorker"
+keepalive = 0  # one request per connection: each one's reads are bounded from its first byte
 timeout = 0  # the worker's main thread is not blocked by the client thread; never kill it
-graceful_timeout = 30
+graceful_timeout = 9
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
@@ -48,9 +57,28 @@ def on_starting(server: object) -> None:
 
 def post_worker_init(worker: object) -> None:
     _json_logs(getattr(worker, "log", None))
+    _start_shutdown_on(signal.SIGTERM)
+    _start_shutdown_on(signal.SIGINT)
+
+
+def _start_shutdown_on(signum: signal.Signals) -> None:
+    """Chain gunicorn's handler for ``signum`` with the start of the connector's shutdown."""
+    previous = signal.getsignal(signum)
+
+    def handler(sig: int, frame: FrameType | None) -> None:
+        from connector.api import begin_shutdown
+
+        begin_shutdown()
+        if callable(previous):
+            previous(sig, frame)
+
+    signal.signal(signum, handler)
 
 
 def worker_exit(server: object, worker: object) -> None:
-    from connector.api import shutdown_services
+    from connector.api import finish_shutdown
 
-    shutdown_services()
+    if not finish_shutdown(graceful_timeout):
+        import logging
+
+        logging.getLogger(__name__).error("connector shutdown did not finish in time")

@@ -4,7 +4,14 @@ Cloud Run ships stdout lines to Cloud Logging, which reads ``severity``, ``messa
 ``logging.googleapis.com/labels`` and ``logging.googleapis.com/sourceLocation`` from a JSON line.
 Redaction happens twice on purpose: a filter scrubs the record (message, arguments, extra
 fields, traceback) before any handler sees it, and the formatter scrubs the final line, so the
-API key cannot leak even when someone logs a header dict or an exception that quotes it.
+API key cannot leak even when someone logs a header dict or an exception that quotes it.  What
+is redacted is actual secrets: the configured values, and credential-shaped tokens after
+``Api-Key``/``Bearer`` (see ``_looks_like_credential``), not words such as the API's own
+"Bearer token expected".
+
+Lines logged while a control-API request is handled carry Cloud Logging's
+``logging.googleapis.com/trace`` / ``spanId`` (from Cloud Run's ``X-Cloud-Trace-Context``) and a
+``request_id`` (``bind_request``), so one request's lines can be found together.
 """
 
 from __future__ import annotations
@@ -14,15 +21,41 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import IO, Any
 
-__all__ = ["JsonFormatter", "RedactionFilter", "Redactor", "configure_logging"]
+__all__ = [
+    "JsonFormatter",
+    "RedactionFilter",
+    "Redactor",
+    "bind_request",
+    "configure_logging",
+    "enter_request",
+    "leave_request",
+    "request_fields",
+]
 
 REDACTED = "[REDACTED]"
 
-_CREDENTIAL = re.compile(r"(?i)\b(api-key|bearer)(\s+|%20)[^\s\"',;}\]]+")
+_CREDENTIAL = re.compile(r"(?i)\b(api-key|bearer)(\s+|%20)([^\s\"',;}\]]+)")
+_SECRET_CHARS = re.compile(r"[0-9\-_.~+/=]")
+
+
+def _looks_like_credential(scheme: str, value: str) -> bool:
+    """A token after ``Api-Key``/``Bearer`` that could be a secret, not prose or a placeholder.
+
+    Whatever follows ``Api-Key`` is a key unless it is a placeholder (``<key>``).  After
+    ``Bearer`` the API's own texts put words (``Bearer token expected``): there, only values
+    shaped like tokens count (long, or mixing in digits/symbols, as keys and JWTs do).
+    """
+    if value.startswith(("<", REDACTED[:-1])):
+        return False
+    if scheme.lower() == "api-key":
+        return True
+    return len(value) >= 16 or (len(value) >= 4 and bool(_SECRET_CHARS.search(value)))
 
 
 class Redactor:
@@ -35,7 +68,14 @@ class Redactor:
         for secret in self.secrets:
             if secret in text:
                 text = text.replace(secret, REDACTED)
-        return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+        return _CREDENTIAL.sub(
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}{REDACTED}"
+                if _looks_like_credential(m.group(1), m.group(3))
+                else m.group(0)
+            ),
+            text,
+        )
 
     def value(self, value: Any) -> Any:
         """Redact strings anywhere inside a JSON-like value."""
@@ -46,6 +86,46 @@ class Redactor:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return value
+
+
+_REQUEST: ContextVar[dict[str, Any] | None] = ContextVar("connector_request", default=None)
+_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$")
+
+
+def request_fields(trace_header: str | None, project: str, request_id: str) -> dict[str, Any]:
+    """Cloud Logging fields for one request (``X-Cloud-Trace-Context: TRACE/SPAN;o=1``).
+
+    A malformed header is ignored (it is client input): only ``request_id`` is kept then.
+    """
+    fields: dict[str, Any] = {"request_id": request_id}
+    match = _TRACE.match((trace_header or "").strip())
+    if match:
+        trace, span, sampled = match.groups()
+        fields["logging.googleapis.com/trace"] = f"projects/{project}/traces/{trace.lower()}"
+        if span:
+            fields["logging.googleapis.com/spanId"] = format(int(span), "016x")[-16:]
+        if sampled is not None:
+            fields["logging.googleapis.com/trace_sampled"] = sampled == "1"
+    return fields
+
+
+@contextmanager
+def bind_request(fields: dict[str, Any]) -> Iterator[None]:
+    """Add ``fields`` to every line this thread logs until the block ends."""
+    token = _REQUEST.set(fields)
+    try:
+        yield
+    finally:
+        _REQUEST.reset(token)
+
+
+def enter_request(fields: dict[str, Any]) -> Token[dict[str, Any] | None]:
+    """``bind_request`` split for frameworks with separate before/after hooks (Flask)."""
+    return _REQUEST.set(fields)
+
+
+def leave_request(token: Token[dict[str, Any] | None]) -> None:
+    _REQUEST.reset(token)
 
 
 class RedactionFilter(logging.Filter):
@@ -68,6 +148,9 @@ class RedactionFilter(logging.Filter):
             record.exc_text = "".join(traceback.format_exception(*record.exc_info))
         if record.exc_text:
             record.exc_text = self.redactor(record.exc_text)
+        bound = _REQUEST.get()
+        if bound and not hasattr(record, "request_fields"):
+            record.request_fields = bound
         return True
 
 
@@ -110,6 +193,8 @@ class JsonFormatter(logging.Formatter):
         if isinstance(fields, dict):
             for key, value in fields.items():
                 entry.setdefault(key, value)
+        for key, value in (getattr(record, "request_fields", None) or {}).items():
+            entry.setdefault(key, value)
         return self.redactor(json.dumps(entry, default=str))
 
 

@@ -63,7 +63,8 @@ class EventKind(StrEnum):
     """What a received frame means to the connector."""
 
     ACK = "ack"  # connection_ack: subscriptions may start
-    KEEPALIVE = "keepalive"  # ka / pong: liveness only
+    KEEPALIVE = "keepalive"  # ka: the server's keep-alive (liveness and cadence)
+    PONG = "pong"  # the answer to our ping: liveness only
     PING = "ping"  # answer with ``reply``
     DATA = "data"  # forward
     ERROR = "error"  # forward; the subscription was rejected or failed
@@ -137,6 +138,10 @@ class ClientProtocol:
             for sid, sub in zip(self.ids, self.subscriptions, strict=True)
         ]
 
+    def ping_message(self) -> str | None:
+        """Our own keep-alive probe (graphql-transport-ws only; the server must ``pong``)."""
+        return None if self.legacy else '{"type":"ping"}'
+
     def stop_messages(self) -> list[str]:
         """What to send before closing on purpose: end each subscription (and terminate)."""
         kind = "stop" if self.legacy else "complete"
@@ -145,7 +150,7 @@ class ClientProtocol:
             frames.append(json.dumps({"type": "connection_terminate"}))
         return frames
 
-    def receive(self, text: str | bytes) -> Event:
+    def receive(self, text: str | bytes) -> Event:  # noqa: C901 - one branch per message type of both subprotocols
         """Classify one received frame."""
         try:
             frame = json.loads(text)
@@ -166,8 +171,10 @@ class ClientProtocol:
             return Event(EventKind.ERROR, sid, field, detail=_error_text(frame.get("payload")))
         if kind == "complete":
             return Event(EventKind.COMPLETE, sid, field)
-        if kind == "ka" or kind == "pong":
+        if kind == "ka":
             return Event(EventKind.KEEPALIVE)
+        if kind == "pong":
+            return Event(EventKind.PONG)
         if kind == "ping":
             reply: dict[str, Any] = {"type": "pong"}
             if frame.get("payload") is not None:

@@ -4,8 +4,10 @@ Thin on purpose: buffering, batching decisions, retries of failed batches and ba
 ``connector.forwarder``; this module only turns a batch of frames into one ``Publish`` request on
 the ``PublisherClient``'s transport.  Building the request from raw protobuf messages (instead of
 the client's per-message futures, threads and callbacks) is what lets one process forward
-thousands of frames a second on a small CPU.  The client's default retry (UNAVAILABLE,
-DEADLINE_EXCEEDED, ...) still applies to each request.  Honours ``PUBSUB_EMULATOR_HOST``.
+thousands of frames a second on a small CPU.  The client's own retry is switched off: a request
+fails fast (within ``timeout``) and the forwarder decides, per error class, whether to retry with
+jitter, split the batch or dead-letter (``connector.publish_errors``); a hidden 60 s retry loop
+would also make a shutdown deadline impossible to keep.  Honours ``PUBSUB_EMULATOR_HOST``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _RawRequest = PublishRequest.pb()
 class IngressPublisher:
     """Publishes batches of raw frames to ``projects/<project>/topics/<topic>``."""
 
-    def __init__(self, project: str, topic: str, timeout: float = 30.0) -> None:
+    def __init__(self, project: str, topic: str, timeout: float = 10.0) -> None:
         self.client = pubsub_v1.PublisherClient()
         self.topic_path = self.client.topic_path(project, topic)
         self.timeout = timeout
@@ -38,14 +40,14 @@ class IngressPublisher:
     def publish_batch(self, messages: Sequence[tuple[bytes, dict[str, str]]]) -> list[str]:
         """Publish ``(data, attributes)`` pairs in one request; returns the message ids.
 
-        Raises the client's exception when Pub/Sub refuses (the caller retries the batch).
+        Raises the client's exception when Pub/Sub refuses (the caller classifies it).
         """
         request = _RawRequest(
             topic=self.topic_path,
             messages=[_RawMessage(data=data, attributes=attrs) for data, attrs in messages],
         )
         response = self.client.api.publish(
-            request=PublishRequest.wrap(request), timeout=self.timeout
+            request=PublishRequest.wrap(request), retry=None, timeout=self.timeout
         )
         return list(response.message_ids)
 

@@ -2,8 +2,9 @@
 
 The asyncio client runs on its own thread (its own event loop) so the Flask/gunicorn threads
 that serve the control API never block it.  ``start`` and ``stop`` are idempotent; ``stop``
-returns only after the socket is closed and every frame already received is acknowledged by
-Pub/Sub (or the flush timeout passed, which is logged with the frame ids).
+returns once the socket is closed and every frame already received is acknowledged by Pub/Sub,
+or when its deadline (``FLUSH_TIMEOUT_SECONDS``, below Cloud Run's 10 s SIGTERM grace) passes:
+frames still unacknowledged then go to the durable dead-letter record and a counted log line.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ class ConnectorService:
         if publisher is None:
             from connector.pubsub import IngressPublisher
 
-            publisher = IngressPublisher(settings.project, settings.ingress_topic)
+            publisher = IngressPublisher(
+                settings.project, settings.ingress_topic, timeout=settings.publish_timeout_seconds
+            )
         self.publisher = publisher
         self.forwarder = Forwarder(
             publisher,
@@ -46,6 +49,8 @@ class ConnectorService:
             capture_path=settings.capture_path,
             workers=settings.publish_workers,
             max_batch=settings.batch_max_messages,
+            dead_letter_path=settings.dead_letter_path,
+            log_dead_letters=settings.dead_letter_log_frames,
         )
         self.status = ConnectorStatus()
         self._lock = threading.Lock()
@@ -91,34 +96,68 @@ class ConnectorService:
             return True
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Close the socket and flush; ``False`` when it was not running.  Blocks until done."""
-        timeout = self.settings.flush_timeout_seconds if timeout is None else timeout
-        with self._lock:
+        """Close the socket and flush; ``False`` when it was not running.
+
+        Returns within ``timeout`` (default ``FLUSH_TIMEOUT_SECONDS``) plus a moment: what Pub/Sub
+        has not acknowledged by then is moved to the dead-letter record (never silently kept or
+        dropped), so a stop during a Pub/Sub outage ends on time and loses nothing.
+        """
+        budget = self.settings.flush_timeout_seconds if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        if not self._lock.acquire(timeout=budget):
+            log.error("stop: another start/stop still holds the service after %.1fs", budget)
+            self._evict_after_deadline(budget)
+            return False
+        try:
             thread, loop, client = self._thread, self._loop, self._client
             was_running = thread is not None and thread.is_alive()
             if was_running and thread is not None and loop is not None:
                 self.status.update(state=State.STOPPING)
                 loop.call_soon_threadsafe(client.request_stop)
-                thread.join(timeout + 5)
-            deadline = time.monotonic() + timeout
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.error("stop: the websocket did not close within %.1fs", budget)
             flushed = self.forwarder.flush(max(0.0, deadline - time.monotonic()))
             if self.status.state not in (State.FAILED, State.IDLE):
                 self.status.update(state=State.STOPPED, connected_since=None)
             if not flushed:
-                log.error("stop: %d frame(s) still unacknowledged", self.forwarder.pending)
+                self._evict_after_deadline(budget)
             return was_running
+        finally:
+            self._lock.release()
 
-    def shutdown(self) -> None:
-        """Process exit: stop, flush, release the publisher.  Safe to call twice."""
+    def _evict_after_deadline(self, budget: float) -> None:
+        evicted = self.forwarder.evict("not acknowledged by Pub/Sub before the stop deadline")
+        if evicted:
+            log.error(
+                "stop: %d frame(s) not acknowledged by Pub/Sub within %.1fs, "
+                "written to the dead-letter record %s",
+                evicted,
+                budget,
+                self.forwarder.dead_letters.path,
+                extra={"json_fields": {"unpublished": evicted, "deadline_s": budget}},
+            )
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Process exit: stop, flush, release the publisher, all within ``timeout``.
+
+        Safe to call twice (the second call returns at once).
+        """
         if self._closed:
             return
-        self.stop()
         self._closed = True
-        self.forwarder.close(self.settings.flush_timeout_seconds)
+        budget = self.settings.flush_timeout_seconds if timeout is None else timeout
+        started = time.monotonic()
+        self.stop(budget)
+        self.forwarder.close(max(0.0, budget - (time.monotonic() - started)))
         close = getattr(self.publisher, "close", None)
         if close is not None:
             close()
-        log.info("connector shut down")
+        log.info(
+            "connector shut down in %.2fs",
+            time.monotonic() - started,
+            extra={"json_fields": {"dead_lettered": self.forwarder.snapshot().dead_lettered}},
+        )
 
     def test_publish(self) -> str:
         """Publish a marked test message to the ingress topic; returns the message id."""
@@ -147,6 +186,8 @@ class ConnectorService:
             buffered=stats.buffered,
             retrying=stats.retrying,
             refused=stats.refused,
+            dead_lettered=stats.dead_lettered,
+            dead_letter_path=self.settings.dead_letter_path,
             buffer_capacity=self.forwarder.capacity,
             publish_latency_ms={
                 "samples": len(latencies),

@@ -46,6 +46,9 @@ class ConnectorStatus:
     last_frame_at: datetime | None = None
     fatal: str | None = None
     malformed: int = 0
+    last_message_at: dict[str, datetime] = field(default_factory=dict)
+    watchdog_deadline_s: float | None = None
+    keepalive_interval_s: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def update(self, **changes: Any) -> None:
@@ -59,6 +62,15 @@ class ConnectorStatus:
         with self._lock:
             self.frames[subscription or "unknown"] += 1
             self.last_frame_at = now
+            self.last_message_at[subscription or "unknown"] = now
+
+    def liveness(self, deadline: float, keepalive_interval: float | None) -> None:
+        """The watchdog's current deadline and the keep-alive cadence it was derived from."""
+        with self._lock:
+            self.watchdog_deadline_s = round(deadline, 3)
+            self.keepalive_interval_s = (
+                round(keepalive_interval, 3) if keepalive_interval is not None else None
+            )
 
     def subscription(self, field_name: str, state: str, detail: str = "") -> None:
         with self._lock:
@@ -75,7 +87,11 @@ class ConnectorStatus:
             self.state = State.BACKOFF
 
     def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``/status``; each subscription carries ``last_message_at`` (silence)."""
         with self._lock:
+            subscriptions = {k: dict(v) for k, v in self.subscriptions.items()}
+            for name, entry in subscriptions.items():
+                entry["last_message_at"] = _ts(self.last_message_at.get(name))
             return {
                 "state": str(self.state),
                 "connected_since": _ts(self.connected_since),
@@ -84,10 +100,12 @@ class ConnectorStatus:
                 "frames_received": dict(self.frames),
                 "frames_received_total": sum(self.frames.values()),
                 "malformed_frames": self.malformed,
-                "subscriptions": {k: dict(v) for k, v in self.subscriptions.items()},
+                "subscriptions": subscriptions,
                 "connections": self.connections,
                 "reconnects": self.reconnects,
                 "last_reconnect_reason": self.last_reconnect_reason,
                 "last_frame_at": _ts(self.last_frame_at),
+                "watchdog_deadline_s": self.watchdog_deadline_s,
+                "keepalive_interval_s": self.keepalive_interval_s,
                 "fatal": self.fatal,
             }

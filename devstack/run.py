@@ -15,12 +15,39 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from devstack.processes import ServiceError
 from devstack.system import LocalSystem, Ports
 
-__all__ = ["main"]
+__all__ = ["StopOnce", "main"]
+
+
+class StopOnce:
+    """Signal handling for ``make run``: the first signal stops, later ones cannot interrupt.
+
+    The first SIGTERM/SIGINT/SIGHUP raises ``KeyboardInterrupt`` in the main loop, which then
+    stops every service.  An impatient second Ctrl-C (or a SIGTERM from a supervisor) arriving
+    while ``system.stop()`` runs used to raise inside it and abort the stop halfway, leaving
+    services running and ports taken; once stopping has begun, signals are only acknowledged.
+    """
+
+    def __init__(self, say: Callable[[str], None] = lambda m: print(m, flush=True)) -> None:
+        self.stopping = False
+        self.ignored = 0
+        self._say = say
+
+    def begin(self) -> None:
+        self.stopping = True
+
+    def handler(self, signum: int, _frame: object) -> None:
+        if self.stopping:
+            self.ignored += 1
+            self._say(f"({signal.Signals(signum).name}: already stopping, please wait)")
+            return
+        self.stopping = True
+        raise KeyboardInterrupt
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,13 +112,11 @@ def main(argv: list[str] | None = None) -> int:
         say=lambda msg: print(msg, flush=True),
     )
 
-    def _terminate(signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
+    stopping = StopOnce()
     # Ctrl-C must work even when started in the background by a non-interactive shell (which
-    # leaves SIGINT ignored in its children).
-    signal.signal(signal.SIGINT, _terminate)
+    # leaves SIGINT ignored in its children); a closed terminal (SIGHUP) stops cleanly too.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stopping.handler)
     print("Starting tote-realtime locally ...", flush=True)
     try:
         system.start()
@@ -109,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nStopping ...", flush=True)
         return 0
     finally:
+        stopping.begin()  # from here on, signals are noted, never allowed to abort the stop
         system.stop()
         print("Stopped; all ports freed.", flush=True)
 

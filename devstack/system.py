@@ -312,13 +312,20 @@ class LocalSystem:
         if connector is not None and connector.alive():
             with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
                 self.connector_post("/stop")  # closes the socket and flushes received frames
-        for name in ("webapp", "pipeline", "connector", "simulator"):
+        # each step on its own: one that fails must not leave the others running
+        for name in ("webapp", "pipeline", "connector", "simulator", *self.processes):
             proc = self.processes.pop(name, None)
             if proc is not None:
-                proc.stop()
+                self._stop_step(name, proc.stop)
         if self.bq is not None and self.bq is not self.shared_bigquery:
-            self.bq.stop()
+            self._stop_step("bigquery emulator", self.bq.stop)
         self.bq = None
         if self.pubsub is not None and self.pubsub is not self.shared_pubsub:
-            self.pubsub.stop()
+            self._stop_step("pubsub emulator", self.pubsub.stop)
         self.pubsub = None
+
+    def _stop_step(self, what: str, stop: Callable[[], Any]) -> None:
+        try:
+            stop()
+        except Exception as exc:  # noqa: BLE001 - reported; the other stop steps still run
+            self.say(f"stopping {what} failed: {type(exc).__name__}: {exc}")

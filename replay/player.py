@@ -5,6 +5,9 @@ A capture is JSON lines, one received frame per line, as the connector writes it
 
     {"data": "<the frame text exactly as received>", "attributes": {"frame_id": "...", ...}}
 
+The connector's dead-letter record (``DEAD_LETTER_PATH``: frames Pub/Sub refused or a stop
+deadline left unpublished) replays the same way: its lines carry the bytes as ``data_base64``.
+
 Frames are published with their original attributes, so the pipeline treats a replay like a
 redelivery: within its transport-dedup window nothing is duplicated, and after it the analyst
 views deduplicate by ``frame_id``.  ``--new-frame-ids`` gives every frame a fresh id (the old one
@@ -23,6 +26,7 @@ is named.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import sys
@@ -83,14 +87,21 @@ def parse_line(text: str, line: int) -> CapturedFrame:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CaptureError(f"line {line}: not JSON ({exc.msg})") from None
-    if not isinstance(obj, dict) or not isinstance(obj.get("data"), str):
-        raise CaptureError(f"line {line}: expected an object with a string 'data'")
+    if isinstance(obj, dict) and isinstance(obj.get("data_base64"), str):
+        try:  # a dead-letter record line: the frame's bytes exactly as received
+            data = base64.b64decode(obj["data_base64"], validate=True)
+        except ValueError:
+            raise CaptureError(f"line {line}: 'data_base64' is not base64") from None
+    elif isinstance(obj, dict) and isinstance(obj.get("data"), str):
+        data = obj["data"].encode("utf-8")
+    else:
+        raise CaptureError(f"line {line}: expected an object with a string 'data' or 'data_base64'")
     attrs = obj.get("attributes") or {}
     if not isinstance(attrs, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in attrs.items()
     ):
         raise CaptureError(f"line {line}: 'attributes' must map strings to strings")
-    return CapturedFrame(line, obj["data"].encode("utf-8"), dict(attrs))
+    return CapturedFrame(line, data, dict(attrs))
 
 
 def read_capture(lines: Iterable[str]) -> Iterator[CapturedFrame | CaptureError]:

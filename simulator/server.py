@@ -174,6 +174,8 @@ class Simulator:
             async for text in ws:
                 for action in client.session.receive(text):
                     if isinstance(action, Send):
+                        if time.monotonic() < self._silent_until:
+                            continue  # silent means silent: not even a pong for a ping
                         await ws.send(action.text)
                     elif isinstance(action, Close):
                         self.closes[str(action.code)] += 1
@@ -262,7 +264,7 @@ class Simulator:
         return len(clients)
 
     async def fault_silence(self, seconds: float) -> float:
-        """Send nothing at all (no data, no keep-alive) for ``seconds``."""
+        """Send nothing at all (no data, no keep-alive, no reply) for ``seconds``."""
         self.faults["silence"] += 1
         self._silent_until = time.monotonic() + seconds
         return seconds

@@ -70,6 +70,23 @@ resource "google_cloud_run_v2_service" "connector" {
         value = tostring(var.connector_watchdog_seconds)
       }
       env {
+        name  = "AUTOSTART"
+        value = "true"
+      }
+      env {
+        # the dead-letter file lives in the instance's memory: Cloud Logging keeps the frames
+        name  = "DEAD_LETTER_LOG_FRAMES"
+        value = "true"
+      }
+      env {
+        name  = "AUTOSTART_WINDOW"
+        value = format("%02d:00-%02d:00", var.connector_window_start_hour, var.connector_window_end_hour)
+      }
+      env {
+        name  = "AUTOSTART_TIME_ZONE"
+        value = local.connector_time_zone
+      }
+      env {
         name = "TOTE_API_KEY"
         value_source {
           secret_key_ref {
@@ -180,6 +197,11 @@ resource "google_cloud_run_v2_service" "webapp" {
       env {
         name  = "WEBAPP_MARKET_DATA_OPEN"
         value = tostring(var.webapp_market_data_open)
+      }
+      # Cloud Run's request log records the full URL: never accept ?access_token= here.
+      env {
+        name  = "WEBAPP_QUERY_TOKENS"
+        value = "false"
       }
       # Cloud Run's front end appends the client's address to X-Forwarded-For: one trusted hop
       # (two behind an external Application Load Balancer). Per-client stream limits use it.

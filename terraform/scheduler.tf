@@ -7,12 +7,25 @@
 # Run may replace the instance at any time (maintenance, a new revision) and a fresh instance
 # does not connect on its own: without it a restart at 10:00 would mean no data until tomorrow.
 
+#
+# The window's hours are the same variables the connector's AUTOSTART_WINDOW is built from
+# (cloud_run.tf), so a booting instance and Scheduler agree on when racing is on.
+
 locals {
+  connector_time_zone = "Europe/London"
   connector_schedule = {
-    start = { cron = var.connector_start_cron, path = "/start", what = "Open the Tote websocket" }
-    stop  = { cron = var.connector_stop_cron, path = "/stop", what = "Close the Tote websocket" }
+    start = {
+      cron = "0 ${var.connector_window_start_hour} * * *"
+      path = "/start"
+      what = "Open the Tote websocket"
+    }
+    stop = {
+      cron = "0 ${var.connector_window_end_hour % 24} * * *"
+      path = "/stop"
+      what = "Close the Tote websocket"
+    }
     ensure = {
-      cron = var.connector_ensure_cron
+      cron = "*/10 ${var.connector_window_start_hour}-${var.connector_window_end_hour - 1} * * *"
       path = "/start"
       what = "Reopen the Tote websocket if a restarted instance lost it"
     }
@@ -26,7 +39,7 @@ resource "google_cloud_scheduler_job" "connector" {
   description      = "${each.value.what} (tote-realtime)."
   region           = var.region
   schedule         = each.value.cron
-  time_zone        = "Europe/London"
+  time_zone        = local.connector_time_zone
   attempt_deadline = "60s"
 
   retry_config {

@@ -1,5 +1,5 @@
-# Inputs. Only project_id and region are required; everything else has a default that suits a
-# single production project. No variable carries a secret: secret values go straight into
+# Inputs. project_id, region and runbook_base_url are required; everything else has a default that
+# suits a single production project (terraform.tfvars.example shows the usual settings). No variable carries a secret: secret values go straight into
 # Secret Manager (docs/deployment.md), never through Terraform.
 
 variable "project_id" {
@@ -87,7 +87,7 @@ variable "deletion_protection" {
 
 variable "connector_watchdog_seconds" {
   type        = number
-  description = "Seconds without any GraphQL traffic before the connector reconnects."
+  description = "Longest GraphQL silence the connector tolerates before reconnecting (it reconnects after three keep-alive intervals when that is shorter: 15 s with Tote's 5 s)."
   default     = 30
 }
 
@@ -147,22 +147,26 @@ variable "webapp_cors_origins" {
 
 # --- Scheduler --------------------------------------------------------------------------------------
 
-variable "connector_start_cron" {
-  type        = string
-  description = "When Scheduler opens the Tote websocket (Europe/London)."
-  default     = "0 6 * * *"
+variable "connector_window_start_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window opens: Scheduler's /start, and a connector instance booting after it connects by itself (AUTOSTART_WINDOW)."
+  default     = 6
+
+  validation {
+    condition     = var.connector_window_start_hour >= 0 && var.connector_window_start_hour <= 23
+    error_message = "connector_window_start_hour must be an hour, 0-23."
+  }
 }
 
-variable "connector_stop_cron" {
-  type        = string
-  description = "When Scheduler closes the Tote websocket (Europe/London)."
-  default     = "0 23 * * *"
-}
+variable "connector_window_end_hour" {
+  type        = number
+  description = "Hour (Europe/London) the racing window closes: Scheduler's /stop, and a still-connected instance disconnects by itself."
+  default     = 23
 
-variable "connector_ensure_cron" {
-  type        = string
-  description = "When Scheduler re-sends an idempotent /start inside the window (Europe/London); must end before the stop."
-  default     = "*/10 6-22 * * *"
+  validation {
+    condition     = var.connector_window_end_hour > var.connector_window_start_hour && var.connector_window_end_hour <= 24
+    error_message = "connector_window_end_hour must be after the start hour, at most 24."
+  }
 }
 
 # --- Dataflow ---------------------------------------------------------------------------------------
@@ -237,8 +241,12 @@ variable "webapp_backlog_age_threshold_s" {
 
 variable "runbook_base_url" {
   type        = string
-  description = "Where the repository is browsable; alert texts link to <this>/docs/operations.md."
-  default     = "https://github.com/tote-realtime/tote-realtime/blob/main"
+  description = "Where this repository is browsable (e.g. its web view of the main branch); alert texts link to <this>/docs/operations.md. Required: a wrong default would send on-call to a page that does not exist."
+
+  validation {
+    condition     = can(regex("^https://[^ ]+[^/]$", var.runbook_base_url))
+    error_message = "runbook_base_url must be an https:// URL without a trailing slash."
+  }
 }
 
 variable "racing_hours_utc" {

@@ -178,10 +178,34 @@ def _different(value: str) -> str:
     return "DEBUG" if value.isupper() else f"other-{value}"
 
 
-SERVICES: dict[str, tuple[Callable[[Mapping[str, str]], Any], str]] = {
-    "connector.md": (Settings.from_env, "connector/gunicorn_conf.py"),
-    "webapp.md": (Config.from_env, "webapp/gunicorn_conf.py"),
+SERVICES: dict[str, tuple[Callable[[Mapping[str, str]], Any], tuple[str, ...]]] = {
+    # doc: (settings reader, the modules gunicorn loads that read the environment themselves)
+    "connector.md": (
+        Settings.from_env,
+        ("connector/gunicorn_conf.py", "connector/gunicorn_worker.py"),
+    ),
+    "webapp.md": (Config.from_env, ("webapp/gunicorn_conf.py",)),
 }
+
+
+class RecordingEnv(dict[str, str]):
+    """An environment that remembers every variable looked up."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _read_by(from_env: Callable[[Mapping[str, str]], Any]) -> set[str]:
+    env = RecordingEnv()
+    from_env(env)
+    return env.read
+
+
 CASES = [
     pytest.param(doc, name, literal, id=f"{doc}:{name}")
     for doc in SERVICES
@@ -197,15 +221,15 @@ def test_env_tables_were_found() -> None:
 
 @pytest.mark.parametrize(("doc", "name", "default"), CASES)
 def test_documented_env_default_is_the_codes(doc: str, name: str, default: str) -> None:
-    from_env, gunicorn_conf = SERVICES[doc]
-    conf = (ROOT / gunicorn_conf).read_text(encoding="utf-8")
+    from_env, gunicorn_files = SERVICES[doc]
+    conf = "\n".join((ROOT / f).read_text(encoding="utf-8") for f in gunicorn_files)
     in_conf = re.search(rf"get\([\"']{name}[\"'],\s*[\"']([^\"']*)[\"']\)", conf)
-    if in_conf is not None:  # read by gunicorn's config (bind address, log level)
+    if in_conf is not None:  # read by gunicorn's config or worker (bind, log level, timeouts)
         assert in_conf.group(1).lower() == default.lower()
-    baseline = from_env({})
-    if name in ("HOST", "WEBAPP_HOST", "WEBAPP_LOG_LEVEL"):
-        assert in_conf is not None, f"{name} is read by neither the settings nor {gunicorn_conf}"
+    if name not in _read_by(from_env):
+        assert in_conf is not None, f"{name} is read by neither the settings nor {gunicorn_files}"
         return
+    baseline = from_env({})
     assert from_env({name: default}) == baseline, f"{name}={default} is not the default"
     assert from_env({name: _different(default)}) != baseline, f"{name} is not read"
 

@@ -20,6 +20,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("WEBAPP_TOKEN_AUDIENCE", "tote-webapp", "the aud an access token must carry"),
     ("WEBAPP_TOKEN_ISSUER", "tote-realtime", "the iss an access token must carry"),
     ("WEBAPP_TOKEN_LEEWAY_SECONDS", "30", "clock skew tolerated on exp/nbf"),
+    ("WEBAPP_QUERY_TOKENS", "true", "whether ?access_token= is read (default false on Cloud Run)"),
     ("K_SERVICE", "", "set by Cloud Run: then WEBAPP_TOKEN_KEYS or MARKET_DATA_OPEN is required"),
     ("CORS_ORIGINS", "", "comma-separated allowed origins, or *"),
     ("SSE_MAX_STREAMS_PER_CLIENT", "10", "concurrent streams per client address (then 429)"),

@@ -26,6 +26,7 @@ is unit-tested without a server; the blueprints only map :class:`AccessDenied` t
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -51,9 +52,9 @@ __all__ = [
     "Principal",
     "as_mapping",
     "authenticate",
+    "authenticate_request",
     "bearer_token",
     "cors_headers",
-    "offered_token",
     "origin_allowed",
     "readable_streams",
     "session_cookie",
@@ -88,6 +89,13 @@ ACCESS_COOKIE = "tote_access_token"
 """Cookie a browser may carry the token in (``EventSource(url, {withCredentials: true})``)."""
 
 COOKIE_GRACE_SECONDS = 300
+MAX_TOKEN_TTL_SECONDS = 7 * 24 * 3600
+"""The furthest ahead a token's ``exp`` may be (plus leeway).  A week: long enough for a
+kiosk or a server-side reader, short enough that a leaked token dies by itself.  It also keeps
+every time derived from ``exp`` (cookie ``Max-Age``, a stream's end) a sane, finite number."""
+MAX_LEEWAY_SECONDS = 300.0
+"""The most clock skew ``WEBAPP_TOKEN_LEEWAY_SECONDS`` may allow (``webapp.config`` checks it):
+leeway stretches every token's life, so it must stay a skew allowance, not a second TTL."""
 MAX_TOKEN_LENGTH = 4096
 MAX_SUBJECT_LENGTH = 128
 MIN_SECRET_LENGTH = 32
@@ -193,6 +201,13 @@ class AccessPolicy:
     audience: str = "tote-webapp"
     issuer: str = "tote-realtime"
     leeway: float = 30.0
+    query_tokens: bool = True
+    """Whether ``?access_token=`` is read (``WEBAPP_QUERY_TOKENS``); when not, a request that
+    carries one is refused (401 ``query-token``) rather than treated as anonymous."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.leeway <= MAX_LEEWAY_SECONDS:  # also refuses NaN
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY_SECONDS:g} seconds")
 
     @property
     def enabled(self) -> bool:
@@ -253,9 +268,11 @@ def verify_token(  # noqa: C901 - one check per JWT rule, each with its own deni
         raise deny("claims", f"token has no {exc.claim!r} claim") from None
     except jwt.PyJWTError:
         raise deny("malformed", "token cannot be decoded") from None
-    exp, nbf, sub, streams = (claims.get(k) for k in ("exp", "nbf", "sub", "streams"))
-    if not _number(exp) or (nbf is not None and not _number(nbf)):
-        raise deny("claims", "exp and nbf must be numbers (seconds since 1970)")
+    exp, nbf, iat, sub, streams = (claims.get(k) for k in ("exp", "nbf", "iat", "sub", "streams"))
+    if not _number(exp) or any(t is not None and not _number(t) for t in (nbf, iat)):
+        raise deny("claims", "exp, nbf and iat must be finite numbers (seconds since 1970)")
+    if exp > now + MAX_TOKEN_TTL_SECONDS + leeway:
+        raise deny("claims", f"exp is more than {MAX_TOKEN_TTL_SECONDS} seconds ahead")
     if now >= exp + leeway:
         raise deny("expired", "token has expired")
     if nbf is not None and now < nbf - leeway:
@@ -268,7 +285,9 @@ def verify_token(  # noqa: C901 - one check per JWT rule, each with its own deni
 
 
 def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A finite JSON number: JSON parsers accept ``NaN`` and ``Infinity``, and ``now >= nan``
+    is never true, so a NaN ``exp`` would never expire."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -279,14 +298,6 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
-
-
-def offered_token(authorization: str | None, cookie: str | None, query: str | None) -> str | None:
-    """The token a request offers: header first, then cookie, then ``?access_token=``."""
-    for candidate in (bearer_token(authorization), cookie, query):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    return None
 
 
 def authenticate(token: str | None, policy: AccessPolicy, *, now: float) -> Principal:
@@ -307,6 +318,50 @@ def authenticate(token: str | None, policy: AccessPolicy, *, now: float) -> Prin
         issuer=policy.issuer,
         leeway=policy.leeway,
     )
+
+
+def authenticate_request(
+    authorization: str | None,
+    cookie: str | None,
+    query: str | None,
+    policy: AccessPolicy,
+    *,
+    now: float,
+) -> Principal:
+    """Who a request is, from the tokens it offers, in this order:
+
+    1. ``Authorization: Bearer``: the client chose it for this request, so it always wins;
+    2. the ``tote_access_token`` cookie, unless it has expired and a query token is offered:
+       the browser keeps sending an expired cookie (it outlives its token on purpose), and it
+       must not shadow a fresh token the client put in the URL;
+    3. ``?access_token=``, only where ``policy.query_tokens`` allows it: elsewhere a request
+       carrying one is refused (401 ``query-token``), never served as if anonymous.
+    """
+    if not policy.enabled:
+        return Principal(None, ALL_STREAMS)
+    query = _present(query)
+    if query is not None and not policy.query_tokens:
+        raise AccessDenied(
+            401,
+            "query-token",
+            "?access_token= is not accepted here (it would be logged with the URL): send "
+            "Authorization: Bearer, or the cookie POST /session sets",
+        )
+    header = bearer_token(authorization)
+    if header is not None:
+        return authenticate(header, policy, now=now)
+    cookie = _present(cookie)
+    if cookie is not None:
+        try:
+            return authenticate(cookie, policy, now=now)
+        except AccessDenied as denied:
+            if denied.reason != "expired" or query is None:
+                raise
+    return authenticate(query, policy, now=now)
+
+
+def _present(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
 
 
 def readable_streams(principal: Principal, requested: frozenset[str] | None) -> frozenset[str]:
@@ -359,11 +414,13 @@ def session_cookie(
 
     ``HttpOnly`` (page scripts never read it back), ``Secure`` over HTTPS, and
     ``SameSite=None`` only when pages on other sites (named ``CORS_ORIGINS``) must send it with
-    ``EventSource(url, {withCredentials: true})`` (browsers demand ``Secure`` with it);
-    otherwise ``Lax``.  It outlives the token by :data:`COOKIE_GRACE_SECONDS`: the reconnect
-    after a stream ends at the token's expiry then presents the expired token and is told
-    ``expired`` (401), instead of arriving anonymous and, with open market data, silently
-    getting less than it asked for.
+    ``EventSource(url, {withCredentials: true})`` (browsers demand ``Secure`` with it), then
+    also ``Partitioned`` (CHIPS: a cookie jar per embedding site, which Chromium keeps even
+    with third-party cookies blocked; a browser that blocks it anyway, e.g. Safari, needs a
+    ``fetch``-based reader with ``Authorization: Bearer``); otherwise ``Lax``.  It outlives
+    the token by :data:`COOKIE_GRACE_SECONDS`: the reconnect after a stream ends at the token's
+    expiry then presents the expired token and is told ``expired`` (401), instead of arriving
+    anonymous and, with open market data, silently getting less than it asked for.
     """
     if principal.expires_at is None:
         raise ValueError("only a verified token with an expiry goes into a cookie")
@@ -373,6 +430,7 @@ def session_cookie(
         "httponly": True,
         "secure": https or cross_site,
         "samesite": "None" if cross_site else "Lax",
+        "partitioned": cross_site,
         "path": "/",
     }
 

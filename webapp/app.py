@@ -22,6 +22,7 @@ from webapp import (
     sse_blueprint,
     status_blueprint,
 )
+from webapp.access import AccessDenied
 from webapp.config import Config
 from webapp.runtime import Runtime
 
@@ -68,6 +69,11 @@ def create_app(config: Config | None = None) -> Flask:
         token = g.pop("log_context_token", None)
         if token is not None:
             logs.request_context.reset(token)
+
+    @app.errorhandler(AccessDenied)
+    def access_denied(denied: AccessDenied) -> Response:
+        # An endpoint that lets the private-data hook's denial through still answers 401/403.
+        return http_access.denied_response(denied, config.cors_origins)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:

@@ -12,13 +12,14 @@ is set) that is refused at start-up, so a missing secret can never publish ``bet
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 
 from contract.settings import env_bool, env_float, env_int
-from webapp.access import AccessPolicy, Keyring, KeyringError
+from webapp.access import MAX_LEEWAY_SECONDS, AccessPolicy, Keyring, KeyringError
 
 __all__ = ["Config", "ConfigError"]
 
@@ -39,7 +40,8 @@ class Config:
     ``pubsub_enabled=False`` runs the app without Pub/Sub (unit tests, demos): events are then
     injected into the in-process bus directly.  ``max_streams`` must stay below the gunicorn
     thread count (``gunicorn_conf.py`` derives one from the other) so that ``/health`` always has
-    a thread left.
+    a thread left.  ``cloud_run`` (``K_SERVICE`` is set): the session cookie is always
+    ``Secure`` and ``?access_token=`` is refused unless ``WEBAPP_QUERY_TOKENS=true``.
     """
 
     project: str = "local-project"
@@ -50,6 +52,8 @@ class Config:
     token_audience: str = "tote-webapp"
     token_issuer: str = "tote-realtime"
     token_leeway: float = 30.0
+    query_tokens: bool = True
+    cloud_run: bool = False
     cors_origins: tuple[str, ...] = ()
     max_streams_per_client: int = 10
     max_streams: int = 1200
@@ -72,6 +76,7 @@ class Config:
             audience=self.token_audience,
             issuer=self.token_issuer,
             leeway=self.token_leeway,
+            query_tokens=self.query_tokens,
         )
 
     @classmethod
@@ -90,7 +95,8 @@ class Config:
         except KeyringError as exc:
             raise ConfigError(f"WEBAPP_TOKEN_KEYS: {exc}") from None
         market_open = _bool(env, "WEBAPP_MARKET_DATA_OPEN", False)
-        if keys is None and not market_open and env.get("K_SERVICE", "").strip():
+        cloud_run = bool(env.get("K_SERVICE", "").strip())
+        if keys is None and not market_open and cloud_run:
             raise ConfigError(
                 "on Cloud Run (K_SERVICE is set) set WEBAPP_TOKEN_KEYS and/or "
                 "WEBAPP_MARKET_DATA_OPEN=true: without them every stream, bet-lifecycle "
@@ -104,7 +110,10 @@ class Config:
             market_data_open=market_open,
             token_audience=env.get("WEBAPP_TOKEN_AUDIENCE", "").strip() or "tote-webapp",
             token_issuer=env.get("WEBAPP_TOKEN_ISSUER", "").strip() or "tote-realtime",
-            token_leeway=_float(env, "WEBAPP_TOKEN_LEEWAY_SECONDS", 30.0, 0.0),
+            token_leeway=_leeway(env),
+            # Cloud Run's request log records query strings: no tokens there by default.
+            query_tokens=_bool(env, "WEBAPP_QUERY_TOKENS", not cloud_run),
+            cloud_run=cloud_run,
             cors_origins=origins,
             max_streams_per_client=_int(env, "SSE_MAX_STREAMS_PER_CLIENT", 10, 1),
             max_streams=_int(env, "SSE_MAX_STREAMS", 1200, 1),
@@ -125,3 +134,18 @@ class Config:
                 f"({config.buffer_size}): a client's queue is a window on the ring buffer"
             )
         return config
+
+
+def _leeway(env: Mapping[str, str]) -> float:
+    """``WEBAPP_TOKEN_LEEWAY_SECONDS``: clock skew, so at most :data:`MAX_LEEWAY_SECONDS`.
+
+    Leeway lengthens every token's life (and every stream's), so a typo such as ``3000`` or
+    ``inf`` would quietly make expired tokens valid; ``nan`` would make none ever expire.
+    """
+    leeway = _float(env, "WEBAPP_TOKEN_LEEWAY_SECONDS", 30.0, 0.0)
+    if not math.isfinite(leeway) or leeway > MAX_LEEWAY_SECONDS:
+        raise ConfigError(
+            f"WEBAPP_TOKEN_LEEWAY_SECONDS must be between 0 and {MAX_LEEWAY_SECONDS:g} (clock "
+            f"skew, not extra token lifetime), got {env.get('WEBAPP_TOKEN_LEEWAY_SECONDS')!r}"
+        )
+    return leeway

@@ -20,9 +20,8 @@ from webapp.access import (
     AccessPolicy,
     Principal,
     as_mapping,
-    authenticate,
+    authenticate_request,
     cors_headers,
-    offered_token,
 )
 
 __all__ = [
@@ -42,27 +41,30 @@ log = logging.getLogger(__name__)
 
 def current_principal(policy: AccessPolicy) -> Principal:
     """Who the current request is; raises :class:`AccessDenied`."""
-    token = offered_token(
-        request.headers.get("Authorization"),
-        request.cookies.get(ACCESS_COOKIE),
-        request.args.get("access_token"),
-    )
-    return authenticate(token, policy, now=time.time())
+    return _principal(request, policy)
 
 
-def private_authoriser(req: Request) -> bool:
-    """Whether ``req`` presents a valid token granting every private stream (bets)."""
-    policy: AccessPolicy = current_app.extensions["tote"].config.access
-    token = offered_token(
+def _principal(req: Request, policy: AccessPolicy) -> Principal:
+    return authenticate_request(
         req.headers.get("Authorization"),
         req.cookies.get(ACCESS_COOKIE),
         req.args.get("access_token"),
+        policy,
+        now=time.time(),
     )
-    try:
-        principal = authenticate(token, policy, now=time.time())
-    except AccessDenied:
-        return False
-    return principal.streams >= PRIVATE_STREAMS
+
+
+def private_authoriser(req: Request) -> bool:
+    """Whether ``req`` may see private data (bets): its token grants every private stream.
+
+    ``False`` only for a request that is allowed in but not to bets: anonymous with open
+    market data, or a valid token without ``bet-lifecycle``.  A bad or expired token, or no
+    token where one is required, raises :class:`AccessDenied` (401) instead of quietly
+    answering with market data only; the app's error handler turns it into the same JSON
+    401 as ``/events`` if the endpoint does not catch it.
+    """
+    policy: AccessPolicy = current_app.extensions["tote"].config.access
+    return _principal(req, policy).streams >= PRIVATE_STREAMS
 
 
 def limit_key(principal: Principal, address: str) -> str:

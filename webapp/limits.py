@@ -14,7 +14,12 @@ import threading
 from collections import Counter
 from enum import Enum
 
-__all__ = ["Admission", "StreamLimiter", "client_address"]
+__all__ = ["IPV6_PREFIX", "Admission", "StreamLimiter", "bucket", "client_address"]
+
+
+IPV6_PREFIX = 64
+"""IPv6 clients are counted per /64: one subscriber line or host usually gets a whole /64
+(often more), so counting single addresses would let it open streams from 2**64 of them."""
 
 
 def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_hops: int) -> str:
@@ -23,17 +28,32 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_h
     The entry ``trusted_hops`` from the right of ``X-Forwarded-For`` is the one our nearest
     trusted proxy saw.  It must parse as an IP address: anything else (a client writing junk,
     a misconfigured hop count) falls back to the peer address, so a client cannot mint itself
-    fresh limit keys with made-up strings.
+    fresh limit keys with made-up strings.  The address is then bucketed (:func:`bucket`).
     """
     if trusted_hops > 0 and forwarded_for:
         hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
         if hops:
-            candidate = hops[max(len(hops) - trusted_hops, 0)]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass
-    return remote_addr or "unknown"
+            candidate = bucket(hops[max(len(hops) - trusted_hops, 0)])
+            if candidate is not None:
+                return candidate
+    if not remote_addr:
+        return "unknown"
+    return bucket(remote_addr) or remote_addr  # e.g. a unix socket's name: counted as itself
+
+
+def bucket(text: str) -> str | None:
+    """The limit key of an address: an IPv4 address itself (also when written IPv4-mapped,
+    ``::ffff:1.2.3.4``), an IPv6 address's /64 (``2001:db8:1:2::/64``); ``None`` if ``text``
+    is not an IP address."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False))
+    return str(address)
 
 
 class Admission(Enum):

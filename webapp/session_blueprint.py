@@ -36,6 +36,10 @@ def runtime() -> Runtime:
 
 
 def _https() -> bool:
+    """Whether the cookie gets ``Secure``.  On Cloud Run always (every request reached it over
+    HTTPS), never left to ``X-Forwarded-Proto``, which a client may send or omit itself."""
+    if runtime().config.cloud_run:
+        return True
     return request.is_secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
@@ -50,6 +54,7 @@ def preflight() -> Response:
     if not origin_allowed(origin, config.cors_origins):
         response = jsonify(error=f"origin {origin!r} is not allowed (CORS_ORIGINS)")
         response.status_code = 403
+        response.headers.update(cors_headers(origin, config.cors_origins))  # Vary: Origin
         return response
     response = Response(status=204)
     response.headers.update(cors_headers(origin, config.cors_origins))
@@ -97,6 +102,7 @@ def close_session() -> Response:
         secure=_https() or cross_site,
         httponly=True,
         samesite="None" if cross_site else "Lax",
+        partitioned=cross_site,  # a partitioned cookie is only removed by a partitioned one
     )
     response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
     return response

@@ -92,7 +92,9 @@ def events() -> Response:
     if rt.bus.closed:
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
     if request.method == "HEAD":  # headers only: never open a stream nobody will read
-        return Response(status=200, headers=sse.HEADERS)
+        response = Response(status=200, headers=sse.HEADERS)
+        response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
+        return response
     address = client_address(
         request.remote_addr, request.headers.get("X-Forwarded-For"), config.trusted_proxy_hops
     )

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import jwt
 
-from webapp.access import ALL_STREAMS, MARKET, Keyring, KeyringError
+from webapp.access import ALL_STREAMS, MARKET, MAX_TOKEN_TTL_SECONDS, Keyring, KeyringError
 
 __all__ = ["main", "mint", "new_key"]
 
-MAX_TTL = 31 * 24 * 3600
+MAX_TTL = MAX_TOKEN_TTL_SECONDS  # the web app refuses a token whose exp is further ahead
 
 
 def mint(

@@ -177,7 +177,7 @@ def test_start_and_stop_are_idempotent_and_the_key_never_leaks(
 def test_status_rejects_a_bad_latency_window(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client()
     assert client.get("/status?latency_window=500").status_code == 200
-    for bad in ("0", "-1", "lots", "99999999"):
+    for bad in ("0", "-1", "lots", "99999999", "%C2%B2", "%D9%A3", "1_0"):
         resp = client.get(f"/status?latency_window={bad}")
         assert resp.status_code == 400 and "latency_window" in resp.json["error"]
 
@@ -199,3 +199,29 @@ def test_bad_subscription_config_fails_the_boot_clearly(
     settings = Settings(project=ingress.project, subscriptions=("onNope",))
     with pytest.raises(SubscriptionConfigError, match="onNope"):
         create_app(settings)
+
+
+def test_refusals_keep_their_own_text_and_every_request_line_is_traceable(
+    make_client: Callable[..., FlaskClient], logs: io.StringIO
+) -> None:
+    client = make_client()
+    resp = client.post(
+        "/start",
+        headers={
+            "X-Cloud-Trace-Context": "4bf92f3577b34da6a3ce929d0e0e4736/7;o=1",
+            "X-Request-Id": "scheduler-run-0001",
+        },
+    )
+    assert resp.status_code == 401
+    assert resp.json["error"] == "missing Authorization header (Bearer token expected)"
+    assert resp.headers["X-Request-Id"] == "scheduler-run-0001"
+    [refusal] = [
+        json.loads(line) for line in logs.getvalue().splitlines() if "refused POST" in line
+    ]
+    assert refusal["request_id"] == "scheduler-run-0001"
+    assert refusal["logging.googleapis.com/trace"].endswith(
+        "/traces/4bf92f3577b34da6a3ce929d0e0e4736"
+    )
+    assert "Bearer token expected" in refusal["message"]
+    made = client.get("/health", headers={"X-Request-Id": "bad id with spaces"})
+    assert len(made.headers["X-Request-Id"]) == 32  # unusable ids are replaced, not echoed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from connector.status import State
 from contract.ingress import parse_timestamp
 
 from .conftest import API_KEY, Ingress, SimulatorProcess, wait_until
+from .fakes import GatedPublisher
 
 pytestmark = pytest.mark.emulator
 
@@ -127,15 +129,25 @@ def test_duplicates_and_malformed_frames_are_forwarded_as_received(
     assert len(malformed) == 3 and all("subscription" not in m.attributes for m in malformed)
 
 
-def test_watchdog_reconnects_a_silent_socket(
-    start_simulator: Callable[..., SimulatorProcess], connector: Factory
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+def test_watchdog_reconnects_a_silent_socket_within_three_keepalives(
+    start_simulator: Callable[..., SimulatorProcess], connector: Factory, protocol: str
 ) -> None:
-    sim = start_simulator("--rate", "20", "--keepalive", "0.2")
-    service = connector(sim, watchdog_seconds=1.0)
+    """The deadline comes from the observed cadence (0.5 s here), not the 30 s cap."""
+    sim = start_simulator("--rate", "20", "--keepalive", "0.5", "--protocols", protocol)
+    service = connector(sim, watchdog_seconds=30.0, client_ping_seconds=0.5)
     wait_until(lambda: state(service)["frames_received_total"] > 0, 60, "first frames")
-    sim.fault("silence?seconds=4")
+    if protocol == "graphql-ws":  # no client ping: the cadence is learnt from the server's ka
+        wait_until(lambda: state(service)["keepalive_interval_s"], 30, "a keep-alive interval")
+    wait_until(lambda: (state(service)["watchdog_deadline_s"] or 99) <= 3, 30, "derived deadline")
+    started = time.monotonic()
+    sim.fault("silence?seconds=8")
     wait_until(lambda: state(service)["reconnects"] >= 1, 30, "the watchdog to fire")
-    assert "watchdog" in state(service)["last_reconnect_reason"]
+    detected = time.monotonic() - started
+    status = state(service)
+    assert "watchdog" in status["last_reconnect_reason"]
+    assert sim.stats()["faults"] == {"silence": 1}
+    print(f"silence detected after {detected:.2f}s ({protocol}, keep-alive 0.5 s)")
     wait_until(lambda: state(service)["state"] == "connected", 30, "reconnected")
     assert sim.stats()["connections_total"] >= 2
 
@@ -244,8 +256,10 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
     from contract.ingress import new_id
     from devstack.provision import ensure_topics
 
-    topic = f"later-{new_id()[:10]}"  # absent at first: the buffered frame cannot be published
-    publisher = IngressPublisher(project, topic)
+    topic = f"later-{new_id()[:10]}"
+    ensure_topics(project, [topic])
+    real = IngressPublisher(project, topic)
+    publisher = GatedPublisher(real)  # Pub/Sub "down" until opened: the frame cannot leave
     forwarder = Forwarder(publisher, capacity=1, retry_base=0.05, retry_cap=0.1)
     settings = Settings(project=project, ingress_topic=topic, backpressure_seconds=0.3)
     client = ToteClient(settings, [], forwarder, ConnectorStatus())
@@ -266,7 +280,7 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
             while offers.count(False) < 3:  # the frame was offered and refused three times
                 await asyncio.sleep(0.005)
             assert not waiting.done()  # the loop is held, not dropping
-            await asyncio.to_thread(ensure_topics, project, [topic])
+            publisher.open()
             await waiting
 
         settings_long = Settings(project=project, ingress_topic=topic, backpressure_seconds=30)
@@ -277,4 +291,4 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
         assert forwarder.flush(30) and forwarder.snapshot().published == 2
     finally:
         forwarder.close(5)
-        publisher.close()
+        real.close()

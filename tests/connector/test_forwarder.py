@@ -1,4 +1,5 @@
-"""The forwarder against the real Pub/Sub emulator: publish, capture, retry, refuse, flush."""
+"""The forwarder against the real Pub/Sub emulator: publish, capture, retry, refuse, flush,
+dead-letter what the emulator refuses."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from connector.deadletters import read_dead_letters
 from connector.forwarder import Forwarder, Frame, percentile
 from connector.pubsub import IngressPublisher
 from contract.ingress import new_id
-from devstack.provision import ensure_subscription, ensure_topics
 
 from .conftest import Ingress, wait_until
+from .fakes import GatedPublisher, RecordingPublisher
 
 pytestmark = pytest.mark.emulator
 
@@ -48,31 +50,54 @@ def test_publishes_every_frame_exactly_as_given_and_captures_it(
     publisher.close()
 
 
-def test_failed_publishes_are_retried_until_they_succeed(
-    pubsub_emulator: object, project: str
-) -> None:
-    topic = f"late-{new_id()[:10]}"  # does not exist yet: every publish fails with NotFound
-    publisher = IngressPublisher(project, topic)
+def test_transient_failures_are_retried_until_they_succeed(ingress: Ingress) -> None:
+    publisher = GatedPublisher(IngressPublisher(ingress.project, ingress.topic))
     forwarder = Forwarder(publisher, capacity=100, retry_base=0.05, retry_cap=0.2)
     frames = [frame(i) for i in range(20)]
     for f in frames:
         assert forwarder.offer(f)
     wait_until(lambda: forwarder.snapshot().publish_failures >= 20, 30, "publish failures")
     assert forwarder.snapshot().published == 0 and forwarder.pending == 20
-    ensure_topics(project, [topic])
-    sub = ensure_subscription(project, topic, f"{topic}-sub")
+    publisher.open()
     assert forwarder.flush(60), forwarder.snapshot()
-    got = Ingress(project, topic, sub).pull(20, timeout=30)
-    # the subscription was created after some retries: what matters is that all 20 were acked
-    assert forwarder.snapshot().published == 20 and forwarder.snapshot().buffered == 0
-    assert {m.attributes["frame_id"] for m in got} <= {f.attributes["frame_id"] for f in frames}
+    got = ingress.pull(20, timeout=30)
+    assert sorted(m.attributes["frame_id"] for m in got) == sorted(
+        f.attributes["frame_id"] for f in frames
+    )
+    assert forwarder.snapshot().dead_lettered == 0
+    forwarder.close(5)
+
+
+def test_a_frame_the_emulator_refuses_is_recorded_and_the_others_arrive(
+    ingress: Ingress, tmp_path: Path
+) -> None:
+    """Pub/Sub refuses a message without data or attributes (INVALID_ARGUMENT, whole request)."""
+    record = tmp_path / "dead-letters.jsonl"
+    publisher = IngressPublisher(ingress.project, ingress.topic)
+    forwarder = Forwarder(publisher, workers=1, dead_letter_path=str(record))
+    good = [frame(i) for i in range(60)]
+    offender = Frame(b"", {})
+    for f in [*good[:30], offender, *good[30:]]:
+        assert forwarder.offer(f)
+    assert forwarder.flush(30), forwarder.snapshot()
+    stats = forwarder.snapshot()
+    assert stats.published == 60 and stats.dead_lettered == 1 and stats.buffered == 0
+    got = ingress.pull(60)
+    assert sorted(m.attributes["frame_id"] for m in got) == sorted(
+        f.attributes["frame_id"] for f in good
+    )
+    [recorded] = read_dead_letters(record)
+    assert recorded["data"] == b"" and recorded["attributes"] == {}
+    assert "InvalidArgument" in recorded["error"] and "empty" in recorded["error"]
     forwarder.close(5)
     publisher.close()
 
 
-def test_full_buffer_refuses_and_counts(pubsub_emulator: object, project: str) -> None:
-    publisher = IngressPublisher(project, f"absent-{new_id()[:10]}")
-    forwarder = Forwarder(publisher, capacity=3, retry_base=5, retry_cap=5)
+def test_full_buffer_refuses_and_counts(tmp_path: Path) -> None:
+    publisher = GatedPublisher(RecordingPublisher())  # never opened: every publish fails
+    forwarder = Forwarder(
+        publisher, capacity=3, retry_base=5, retry_cap=5, dead_letter_path=str(tmp_path / "d")
+    )
     assert all(forwarder.offer(frame(i)) for i in range(3))
     extra = frame(99)
     assert not forwarder.offer(extra)
@@ -80,9 +105,9 @@ def test_full_buffer_refuses_and_counts(pubsub_emulator: object, project: str) -
     stats = forwarder.snapshot()
     assert stats.refused == 1 and stats.buffered == 3
     assert not forwarder.flush(0.2)
-    assert not forwarder.close(0.2)  # reports (and logs) what it could not publish
+    assert not forwarder.close(0.2)  # records (and logs) what it could not publish
+    assert len(read_dead_letters(tmp_path / "d")) == 3
     assert not forwarder.offer(frame(100))
-    publisher.close()
 
 
 def test_percentile() -> None:

@@ -67,3 +67,44 @@ def test_redactor_patterns() -> None:
     assert r('{"authorization": "Api-Key zzz"}') == f'{{"authorization": "Api-Key {REDACTED}"}}'
     assert r.value({"a": ["abcd1234", 3]}) == {"a": [REDACTED, 3]}
     assert Redactor(["ab"])("ab") == "ab"  # too short to be a secret: not scrubbed everywhere
+
+
+def test_redactor_keeps_the_apis_own_texts_but_not_tokens() -> None:
+    r = Redactor(["abcd1234"])
+    for text in (
+        "missing Authorization header (Bearer token expected)",
+        "Authorization must be 'Bearer <token>'",
+        "send Api-Key <key> in connection_init",
+    ):
+        assert r(text) == text
+    assert r("Bearer eyJhbGciOi.eyJzdWIi.sig-nature") == f"Bearer {REDACTED}"
+    assert r("Authorization: Bearer control-tok-999") == f"Authorization: Bearer {REDACTED}"
+    assert r("bearer%20abcdefghijklmnopqrstu") == f"bearer%20{REDACTED}"
+    assert r(f"Bearer {REDACTED}") == f"Bearer {REDACTED}"  # idempotent
+
+
+def test_request_fields_from_cloud_run_trace_header() -> None:
+    from connector.logs import request_fields
+
+    fields = request_fields("105445AA7843BC8BF206B12000100000/1;o=1", "proj", "req-12345678")
+    assert fields == {
+        "request_id": "req-12345678",
+        "logging.googleapis.com/trace": "projects/proj/traces/105445aa7843bc8bf206b12000100000",
+        "logging.googleapis.com/spanId": "0000000000000001",
+        "logging.googleapis.com/trace_sampled": True,
+    }
+    assert request_fields("not a trace", "proj", "r1") == {"request_id": "r1"}
+    assert request_fields(None, "proj", "r1") == {"request_id": "r1"}
+
+
+def test_lines_logged_inside_a_request_carry_its_fields(log_stream: io.StringIO) -> None:
+    from connector.logs import bind_request
+
+    log = logging.getLogger("connector.test")
+    with bind_request({"request_id": "r-1", "logging.googleapis.com/trace": "projects/p/traces/t"}):
+        log.info("inside")
+    log.info("outside")
+    inside, outside = (json.loads(line) for line in log_stream.getvalue().splitlines()[-2:])
+    assert inside["request_id"] == "r-1"
+    assert inside["logging.googleapis.com/trace"] == "projects/p/traces/t"
+    assert "request_id" not in outside

@@ -72,9 +72,11 @@ def test_ack_ping_ka_pong() -> None:
         "type": "pong",
         "payload": {"n": 1},
     }
-    assert p.receive('{"type":"pong"}').kind is EventKind.KEEPALIVE
+    assert p.receive('{"type":"pong"}').kind is EventKind.PONG
     assert p.receive('{"type":"ka"}').kind is EventKind.KEEPALIVE
     assert not p.receive('{"type":"ka"}').forward
+    assert p.ping_message() == '{"type":"ping"}'
+    assert proto(GRAPHQL_WS).ping_message() is None  # graphql-ws has no client ping
 
 
 @pytest.mark.parametrize(

@@ -37,9 +37,27 @@ def test_read_capture_reports_bad_lines_and_keeps_reading():
     assert [f.line for f in frames] == [1, 6]
     assert errors == [
         "line 2: not JSON (Expecting value)",
-        "line 4: expected an object with a string 'data'",
+        "line 4: expected an object with a string 'data' or 'data_base64'",
         "line 5: 'attributes' must map strings to strings",
     ]
+
+
+def test_dead_letter_record_lines_replay_byte_for_byte(tmp_path):
+    from connector.deadletters import DeadLetterRecord
+    from connector.forwarder import Frame
+
+    frames = [
+        Frame(
+            b'{"type":"next","id":"1"}', {"frame_id": "f-1", "received_at": "2026-05-01T12:00:00Z"}
+        ),
+        Frame(b"\xff not utf-8", {"frame_id": "f-2"}),
+    ]
+    record = tmp_path / "dead-letters.jsonl"
+    DeadLetterRecord(str(record)).write(frames, "test", "InvalidArgument: test")
+    got = list(replay.read_capture(record.read_text().splitlines()))
+    assert [(g.data, g.attributes) for g in got] == [(f.data, f.attributes) for f in frames]
+    [bad] = replay.read_capture(['{"data_base64": "***", "attributes": {}}'])
+    assert isinstance(bad, replay.CaptureError) and "base64" in str(bad)
 
 
 def test_delays_follow_received_at_scaled_by_speed_and_never_go_negative():

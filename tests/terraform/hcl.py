@@ -69,6 +69,14 @@ class Config:
                 for part in expr.removeprefix("local.catalog.").split("."):
                     value = value[part]
                 return str(value)
+            arithmetic = re.fullmatch(r"var\.([a-z0-9_]+) *([-+%]) *(\d+)", expr)
+            if arithmetic:  # e.g. ${var.connector_window_end_hour - 1}
+                left = int(self.variable_default(arithmetic.group(1)))
+                right = int(arithmetic.group(3))
+                op = arithmetic.group(2)
+                return str(
+                    left - right if op == "-" else left + right if op == "+" else left % right
+                )
             if expr.startswith("var.") and "." not in expr.removeprefix("var."):
                 return str(self.variable_default(expr.removeprefix("var.")))
             if expr.startswith("var."):

@@ -64,3 +64,9 @@ def test_health_probes_use_the_health_endpoint() -> None:
         _template, container = _service(service)
         probe = block(container, "startup_probe")
         assert block(probe, "http_get")["path"] == "/health"
+
+
+def test_webapp_refuses_query_string_tokens() -> None:
+    """Cloud Run's request log records the full URL: ``?access_token=`` must stay off."""
+    _template, container = _service("webapp")
+    assert _env(container)["WEBAPP_QUERY_TOKENS"]["value"] == "false"

@@ -6,7 +6,7 @@ import pytest
 
 from tests.terraform.hcl import TERRAFORM, load
 
-REQUIRED = {"project_id", "region"}
+REQUIRED = {"project_id", "region", "runbook_base_url"}
 
 
 @pytest.mark.parametrize("name", ["main.tf", "variables.tf", "outputs.tf", "versions.tf"])
@@ -26,7 +26,7 @@ def test_variables_are_typed_and_described() -> None:
         assert len(str(body.get("description", ""))) > 10, f"variable {name} is not described"
 
 
-def test_only_project_and_region_are_required() -> None:
+def test_only_project_region_and_runbook_url_are_required() -> None:
     required = {name for name, body in load().variables.items() if "default" not in body}
     assert required == REQUIRED
 

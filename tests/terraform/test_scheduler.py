@@ -16,7 +16,9 @@ def _jobs() -> dict[str, dict]:
         out[key] = {
             "name": config.evaluate(job["name"], each_key=key),
             "schedule": config.evaluate(entry["cron"]),
-            "time_zone": job["time_zone"],
+            "time_zone": config.locals["connector_time_zone"]
+            if job["time_zone"] == "${local.connector_time_zone}"
+            else job["time_zone"],
             "method": target["http_method"],
             "uri": target["uri"].replace("${each.value.path}", entry["path"]),
             "oidc": block(target, "oidc_token"),
@@ -95,3 +97,37 @@ def test_connector_checks_the_same_audience_and_invoker() -> None:
     assert env["ALLOWED_INVOKERS"] == '${join(",", local.connector_invokers)}'
     assert "google_service_account.scheduler.email" in config.locals["connector_invokers"]
     assert config.locals["connector_url"].startswith("https://tote-connector-")
+
+
+def test_connector_autostarts_in_the_same_window_and_zone_as_the_jobs() -> None:
+    """AUTOSTART_WINDOW is built from the same hour variables as the start/stop crons."""
+    config = load()
+    container = config.resource("google_cloud_run_v2_service", "connector")["template"][0][
+        "containers"
+    ][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AUTOSTART"] == "true"
+    assert env["AUTOSTART_TIME_ZONE"] == "${local.connector_time_zone}"
+    window = env["AUTOSTART_WINDOW"]
+    assert "var.connector_window_start_hour" in window and "var.connector_window_end_hour" in window
+    start = config.variable_default("connector_window_start_hour")
+    end = config.variable_default("connector_window_end_hour")
+    jobs = _jobs()
+    assert _times(jobs["start"]["schedule"]) == {(start, 0)}
+    assert _times(jobs["stop"]["schedule"]) == {(end % 24, 0)}
+    from connector.window import parse_window
+
+    parsed = parse_window(f"{start:02d}:00-{end:02d}:00", jobs["start"]["time_zone"])
+    assert (parsed.start.hour, parsed.end.hour if parsed.end else 24) == (start, end)
+
+
+def test_runbook_url_is_required_and_the_example_tfvars_sets_every_required_variable() -> None:
+    from tests.terraform.hcl import TERRAFORM, parse_file
+
+    config = load()
+    required = {name for name, body in config.variables.items() if "default" not in body}
+    assert "runbook_base_url" in required
+    example = parse_file(TERRAFORM / "terraform.tfvars.example")
+    passed_by_make = {"project_id", "region"}
+    assert required - passed_by_make <= set(example), required - set(example)
+    assert set(example) <= set(config.variables), set(example) - set(config.variables)

@@ -16,6 +16,8 @@ from webapp.access import (
     COOKIE_GRACE_SECONDS,
     MARKET_NAMES,
     MARKET_STREAMS,
+    MAX_LEEWAY_SECONDS,
+    MAX_TOKEN_TTL_SECONDS,
     PRIVATE_STREAMS,
     AccessDenied,
     AccessPolicy,
@@ -23,15 +25,15 @@ from webapp.access import (
     KeyringError,
     Principal,
     authenticate,
+    authenticate_request,
     bearer_token,
     cors_headers,
-    offered_token,
     origin_allowed,
     readable_streams,
     session_cookie,
 )
 from webapp.filters import STREAMS
-from webapp.tokens import mint
+from webapp.tokens import MAX_TTL, mint
 
 NOW = 1_800_000_000.0
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
@@ -180,6 +182,42 @@ def test_missing_or_malformed_claims(body: dict) -> None:
     assert reason(sign(body)) in {"claims", "malformed"}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        claims(exp=float("nan")),  # now >= nan is never true: it would never expire
+        claims(exp=float("inf")),
+        claims(exp=float("-inf")),
+        claims(exp=1e12),  # year 33658: no cookie Max-Age or expiry date can hold it
+        claims(exp=int(NOW) + MAX_TOKEN_TTL_SECONDS + 31),  # beyond the longest life + leeway
+        claims(nbf=float("nan")),
+        claims(nbf=float("-inf")),
+        claims(iat=float("nan")),
+        claims(iat=float("inf")),
+        claims(iat="yesterday"),
+    ],
+)
+def test_absurd_times_are_refused(body: dict) -> None:
+    assert reason(sign(body)) == "claims"
+
+
+def test_the_longest_token_life_is_accepted_and_mintable() -> None:
+    longest = sign(claims(exp=int(NOW) + MAX_TOKEN_TTL_SECONDS + 30))  # leeway included
+    assert authenticate(longest, POLICY, now=NOW).expires_at == NOW + MAX_TOKEN_TTL_SECONDS + 30
+    assert MAX_TTL == MAX_TOKEN_TTL_SECONDS == 7 * 24 * 3600  # docs/webapp.md says a week
+    minted = mint(KEYS, sub="bob", streams=["market"], ttl=MAX_TTL, now=NOW)
+    assert authenticate(minted, POLICY, now=NOW).sub == "bob"
+    with pytest.raises(ValueError, match="ttl"):
+        mint(KEYS, sub="bob", streams=["market"], ttl=MAX_TTL + 1, now=NOW)
+
+
+def test_leeway_is_bounded() -> None:
+    assert AccessPolicy(leeway=MAX_LEEWAY_SECONDS).leeway == 300
+    for bad in (MAX_LEEWAY_SECONDS + 1, float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="leeway"):
+            AccessPolicy(leeway=bad)
+
+
 def test_key_rotation_by_kid() -> None:
     rotated = Keyring.from_json(json.dumps({"k2": OTHER, "k1": SECRET}))
     policy = AccessPolicy(keyring=rotated)
@@ -250,16 +288,57 @@ def test_keyring_parsing_never_echoes_a_key() -> None:
     assert SECRET not in repr(KEYS) and "k1" in repr(KEYS)
 
 
-def test_token_sources_in_order() -> None:
+def test_bearer_header_parsing() -> None:
     assert bearer_token("Bearer abc") == "abc"
     assert bearer_token("bearer   abc ") == "abc"
     assert bearer_token("Basic abc") is None
     assert bearer_token("Bearer ") is None
     assert bearer_token(None) is None
-    assert offered_token("Bearer h", "c", "q") == "h"
-    assert offered_token(None, "c", "q") == "c"
-    assert offered_token("Basic x", "", "q") == "q"
-    assert offered_token(None, None, None) is None
+
+
+def who(
+    header: str | None, cookie: str | None, query: str | None, policy: AccessPolicy = POLICY
+) -> str | None:
+    """The subject :func:`authenticate_request` picks, or the denial's reason."""
+    auth = f"Bearer {header}" if header else None
+    try:
+        return authenticate_request(auth, cookie, query, policy, now=NOW).sub
+    except AccessDenied as denied:
+        return f"denied:{denied.reason}"
+
+
+def test_token_sources_in_order() -> None:
+    h, c, q = (sign(claims(sub=s)) for s in ("header", "cookie", "query"))
+    expired = sign(claims(sub="old", exp=int(NOW) - 600))
+    forged = sign(claims(sub="forged"), key=OTHER)
+    assert who(h, c, q) == "header"  # the header always wins
+    assert who(None, c, q) == "cookie"
+    assert who(None, "", q) == "query" and who(None, None, q) == "query"
+    assert who(None, None, None) == "denied:missing"
+    # An expired cookie (browsers keep sending it for a grace period) falls through...
+    assert who(None, expired, q) == "query"
+    assert who(h, expired, None) == "header"
+    # ... but with nothing behind it, the client is told it expired (not served anonymous).
+    assert who(None, expired, None) == "denied:expired"
+    assert who(None, expired, None, AccessPolicy(keyring=KEYS, market_open=True)) == (
+        "denied:expired"
+    )
+    # Only expiry falls through: a forged cookie is refused, whatever follows it.
+    assert who(None, forged, q) == "denied:bad-signature"
+    assert who(None, expired, forged) == "denied:bad-signature"
+    # No access control: nobody's token is even read.
+    assert who(None, None, "junk", AccessPolicy()) is None
+
+
+def test_query_tokens_can_be_refused() -> None:
+    closed = AccessPolicy(keyring=KEYS, market_open=True, query_tokens=False)
+    q = sign(claims(sub="query"))
+    assert who(None, None, q, closed) == "denied:query-token"
+    # Refused even beside a valid header: the token is in the URL, and so in the request log.
+    assert who(sign(claims(sub="header")), None, q, closed) == "denied:query-token"
+    assert who(sign(claims(sub="header")), None, None, closed) == "header"
+    assert who(None, None, None, closed) is None  # anonymous market data, as before
+    assert who(None, None, "  ", closed) is None  # an empty parameter carries no token
 
 
 def test_cors_with_credentials_for_named_origins() -> None:
@@ -286,10 +365,12 @@ def test_session_cookie_attributes() -> None:
         "httponly": True,
         "secure": False,
         "samesite": "Lax",
+        "partitioned": False,
         "path": "/",
     }
     cross = session_cookie(principal, now=NOW, https=False, cross_site=True)
     assert cross["samesite"] == "None" and cross["secure"] is True
+    assert cross["partitioned"] is True  # CHIPS: kept where third-party cookies are blocked
     late = session_cookie(principal, now=NOW + 999, https=True, cross_site=False)
     assert late["max_age"] == COOKIE_GRACE_SECONDS
     with pytest.raises(ValueError):

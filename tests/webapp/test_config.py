@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from webapp.access import MAX_LEEWAY_SECONDS, MAX_TOKEN_TTL_SECONDS
 from webapp.config import Config, ConfigError
 
 SECRET = "s3cret-" + "x" * 40
+CLOUD_RUN = {"K_SERVICE": "tote-webapp", "WEBAPP_MARKET_DATA_OPEN": "true"}
 
 
 def test_defaults() -> None:
@@ -58,6 +60,11 @@ def test_values_from_the_environment() -> None:
         ({"WEBAPP_TOKEN_KEYS": '{"k": "-----BEGIN PUBLIC KEY-----x"}'}, "not a PEM public key"),
         ({"WEBAPP_MARKET_DATA_OPEN": "sometimes"}, "WEBAPP_MARKET_DATA_OPEN must be true"),
         ({"K_SERVICE": "tote-webapp"}, "on Cloud Run .* set WEBAPP_TOKEN_KEYS"),
+        ({"WEBAPP_TOKEN_LEEWAY_SECONDS": "301"}, "WEBAPP_TOKEN_LEEWAY_SECONDS must be between"),
+        ({"WEBAPP_TOKEN_LEEWAY_SECONDS": "nan"}, "WEBAPP_TOKEN_LEEWAY_SECONDS must be between"),
+        ({"WEBAPP_TOKEN_LEEWAY_SECONDS": "inf"}, "WEBAPP_TOKEN_LEEWAY_SECONDS must be between"),
+        ({"WEBAPP_TOKEN_LEEWAY_SECONDS": "-1"}, "WEBAPP_TOKEN_LEEWAY_SECONDS must be >= 0"),
+        ({"WEBAPP_QUERY_TOKENS": "perhaps"}, "WEBAPP_QUERY_TOKENS must be true or false"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], message: str) -> None:
@@ -95,3 +102,24 @@ def test_docs_state_the_access_defaults() -> None:
     assert rows["WEBAPP_TOKEN_AUDIENCE`, `WEBAPP_TOKEN_ISSUER"] == (
         f"`{config.token_audience}`, `{config.token_issuer}`"
     )
+    assert rows["WEBAPP_QUERY_TOKENS"] == "true (false on Cloud Run)"
+    assert config.query_tokens and not Config.from_env(CLOUD_RUN).query_tokens
+    leeway_row = next(line for line in text.splitlines() if "`WEBAPP_TOKEN_LEEWAY_SECONDS`" in line)
+    assert f"at most {MAX_LEEWAY_SECONDS:g}" in leeway_row
+    assert f"{MAX_TOKEN_TTL_SECONDS // 86400} days" in text  # the longest token life
+
+
+def test_leeway_up_to_five_minutes() -> None:
+    assert Config.from_env({}).access.leeway == 30.0
+    assert Config.from_env({"WEBAPP_TOKEN_LEEWAY_SECONDS": "300"}).access.leeway == 300.0
+
+
+def test_query_tokens_are_off_on_cloud_run_unless_asked_for() -> None:
+    keys = json.dumps({"k": SECRET})
+    local = Config.from_env({})
+    assert local.access.query_tokens and not local.cloud_run
+    cloud = Config.from_env({"K_SERVICE": "s", "WEBAPP_TOKEN_KEYS": keys})
+    assert cloud.cloud_run and not cloud.access.query_tokens
+    forced = {"K_SERVICE": "s", "WEBAPP_TOKEN_KEYS": keys, "WEBAPP_QUERY_TOKENS": "true"}
+    assert Config.from_env(forced).access.query_tokens
+    assert not Config.from_env({"WEBAPP_QUERY_TOKENS": "false"}).access.query_tokens

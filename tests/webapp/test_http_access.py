@@ -17,7 +17,7 @@ from tests.webapp.conftest import inject
 from tests.webapp.messages import pool_total
 from tests.webapp.servers import poll
 from webapp import sse
-from webapp.access import ACCESS_COOKIE, COOKIE_GRACE_SECONDS, Keyring
+from webapp.access import ACCESS_COOKIE, COOKIE_GRACE_SECONDS, AccessDenied, Keyring
 from webapp.tokens import mint
 
 SECRET = "an-http-test-secret-long-enough-0123456789"
@@ -240,6 +240,9 @@ def test_session_cookie_for_other_sites_is_secure_and_samesite_none(
     assert opened.headers["Access-Control-Allow-Origin"] == "https://dash.example"
     cookie = opened.headers["Set-Cookie"]
     assert "SameSite=None" in cookie and "Secure" in cookie and "HttpOnly" in cookie
+    assert "; Partitioned" in cookie  # CHIPS: kept where third-party cookies are blocked
+    removed = client.delete("/session", headers={"Origin": "https://dash.example"})
+    assert "; Partitioned" in removed.headers["Set-Cookie"]  # else the cookie would stay
 
 
 def test_session_needs_keys(make_app: Callable[..., Flask]) -> None:
@@ -260,7 +263,8 @@ def test_a_stream_ends_when_its_token_expires(
     app = make_app(token_keys=KEYS, token_leeway=0.0, write_timeout=0.4)
     runtime = app.extensions["tote"]
     client = app.test_client()
-    short = mint(KEYS, sub="brief", streams=["market"], ttl=1)
+    # ttl=2: mint truncates "now" to the second, so ttl=1 could be expired on arrival.
+    short = mint(KEYS, sub="brief", streams=["market"], ttl=2)
     lasting = client.get("/events", headers=bearer(token(["market"], sub="long", ttl=600)))
     with caplog.at_level(logging.INFO, logger="webapp.runtime"):
         response = client.get("/events", headers=bearer(short))
@@ -288,7 +292,6 @@ def test_private_authoriser_hook_follows_the_token(make_app: Callable[..., Flask
     hook = app.config["TOTE_PRIVATE_AUTHORISER"]
     cases = [
         ({}, False),  # anonymous: market data only
-        (bearer("junk"), False),
         (bearer(token(["market"])), False),
         (bearer(token(["market", "bet-lifecycle"])), True),
     ]
@@ -298,3 +301,99 @@ def test_private_authoriser_hook_follows_the_token(make_app: Callable[..., Flask
     open_app = make_app()  # no access control at all (local development)
     with open_app.test_request_context("/state"):
         assert open_app.config["TOTE_PRIVATE_AUTHORISER"](request) is True
+
+
+@pytest.mark.parametrize(
+    ("market_open", "headers", "reason"),
+    [
+        (True, bearer("junk"), "malformed"),
+        (True, bearer(token(["market", "bet-lifecycle"], ttl=-120)), "expired"),
+        (False, {}, "missing"),  # market data not open: anonymous gets nothing at all
+    ],
+)
+def test_private_authoriser_denies_bad_tokens_explicitly(
+    make_app: Callable[..., Flask], market_open: bool, headers: dict[str, str], reason: str
+) -> None:
+    """A bad token is a 401, never a quiet market-only answer, even if the endpoint does not
+    catch the denial (the app's error handler answers it)."""
+    app = make_app(token_keys=KEYS, market_data_open=market_open)
+    hook = app.config["TOTE_PRIVATE_AUTHORISER"]
+    with app.test_request_context("/state", headers=headers), pytest.raises(AccessDenied) as caught:
+        hook(request)
+    assert (caught.value.status, caught.value.reason) == (401, reason)
+
+    @app.get("/mixed")
+    def mixed() -> dict[str, bool]:  # an endpoint that trusts the hook blindly
+        return {"private": hook(request)}
+
+    assert_denied(app.test_client().get("/mixed", headers=headers), 401, reason)
+
+
+@pytest.mark.parametrize("exp", [1e12, float("nan"), float("inf")])
+def test_session_refuses_absurd_expiry(make_app: Callable[..., Flask], exp: float) -> None:
+    # Before: int(nan) / a cookie expiring in year 33658 made this a 500.
+    client = make_app(token_keys=KEYS).test_client()
+    body = {"iss": "tote-realtime", "aud": "tote-webapp", "sub": "a", "exp": exp}
+    absurd = jwt.encode({**body, "streams": ["market"]}, SECRET, headers={"kid": "k1"})
+    response = client.post("/session", headers=bearer(absurd))
+    assert_denied(response, 401, "claims")
+    assert "Set-Cookie" not in response.headers
+    assert_denied(client.get("/events", headers=bearer(absurd)), 401, "claims")
+
+
+def test_query_tokens_off_refuses_them_explicitly(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token_keys=KEYS, market_data_open=True, query_tokens=False).test_client()
+    value = token(["market", "bet-lifecycle"])
+    # Not served as anonymous market data either: the client is told why.
+    assert_denied(client.get(f"/events?access_token={value}"), 401, "query-token")
+    assert_denied(client.get(f"/status?access_token={value}"), 401, "query-token")
+    stream = client.get("/events?types=bet-lifecycle", headers=bearer(value))
+    assert stream.status_code == 200
+    stream.close()
+
+
+def test_an_expired_cookie_does_not_shadow_a_fresh_query_token(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(token_keys=KEYS).test_client()
+    client.set_cookie(ACCESS_COOKIE, token(["market", "bet-lifecycle"], ttl=-120))
+    assert_denied(client.get("/events?types=bet-lifecycle"), 401, "expired")
+    fresh = token(["market", "bet-lifecycle"])
+    stream = client.get(f"/events?types=bet-lifecycle&access_token={fresh}")
+    assert stream.status_code == 200
+    stream.close()
+    client.set_cookie(ACCESS_COOKIE, "junk")  # only expiry falls through
+    assert_denied(client.get(f"/events?access_token={fresh}"), 401, "malformed")
+
+
+def test_cross_origin_head_gets_cors_headers(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token_keys=KEYS, cors_origins=("https://dash.example",)).test_client()
+    origin = {"Origin": "https://dash.example"}
+    probe = client.head("/events", headers={**origin, **bearer(token(["market"]))})
+    assert probe.status_code == 200
+    assert probe.headers["Access-Control-Allow-Origin"] == "https://dash.example"
+    assert probe.headers["Access-Control-Allow-Credentials"] == "true"
+    assert probe.headers["Vary"] == "Origin"
+
+
+def test_refused_session_preflight_varies_on_origin(make_app: Callable[..., Flask]) -> None:
+    client = make_app(token_keys=KEYS, cors_origins=("https://dash.example",)).test_client()
+    refused = client.options("/session", headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    assert refused.headers["Vary"] == "Origin"
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_cookie_is_secure_on_cloud_run_whatever_the_forwarded_proto(
+    make_app: Callable[..., Flask],
+) -> None:
+    local = make_app(token_keys=KEYS).test_client()
+    cloud = make_app(token_keys=KEYS, cloud_run=True).test_client()
+    value = token(["market"])
+    for headers in ({}, {"X-Forwarded-Proto": "http"}):
+        opened = cloud.post("/session", headers={**bearer(value), **headers})
+        assert "; Secure" in opened.headers["Set-Cookie"], headers
+        assert "; Secure" in cloud.delete("/session", headers=headers).headers["Set-Cookie"]
+        assert "; Secure" not in local.post("/session", headers=bearer(value)).headers["Set-Cookie"]
+    proxied = local.post("/session", headers={**bearer(value), "X-Forwarded-Proto": "https"})
+    assert "; Secure" in proxied.headers["Set-Cookie"]  # behind an HTTPS proxy elsewhere
