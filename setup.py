@@ -26,6 +26,7 @@ DEV = [
     "ruff>=0.8",
     "python-hcl2>=8,<9",
     "hypothesis>=6.100",
+    "jsonschema>=4.23,<5",
     "mypy>=1.14",
     "types-tqdm",
 ]

@@ -30,7 +30,17 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--clients", "1000", "--rate", "100", "--duration", "20"],
         ["--clients", "200", "--rate", "100", "--duration", "5"],
     ),
+    "webdata": (
+        "benchmarks.bench_webdata",
+        ["--races", "60", "--requests", "200", "--rate", "50", "--seconds", "10"],
+        ["--races", "20", "--requests", "50", "--rate", "50", "--seconds", "4"],
+    ),
     "recon": ("benchmarks.bench_recon", ["--pages", "400"], ["--pages", "40"]),
+    "recon2": (  # query pages of which a quarter are partial responses with hostile values
+        "benchmarks.bench_recon",
+        ["--pages", "400", "--partial", "0.25"],
+        ["--pages", "40", "--partial", "0.25"],
+    ),
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
     "gates": (
         "benchmarks.bench_gates",

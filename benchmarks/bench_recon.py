@@ -7,16 +7,23 @@ that work (``process_frame`` + the ``records`` builders) for pages of realistic 
 with one leg and ~12 selections (a fifth of them resulted, with dividends), events with ~12
 runners; the page size is the connector's ``first``.
 
-    python -m benchmarks.bench_recon [--pages 400] [--page-size 50]
+``--partial F`` makes a share ``F`` of the pages partial responses with hostile values (a
+GraphQL error on one node whose ``selling`` / ``result.results`` are null, a runner without
+id, a cloth number ``"Infinity"``): the path that counts problems, withholds reference rows and
+logs a warning per page.
+
+    python -m benchmarks.bench_recon [--pages 400] [--page-size 50] [--partial 0.25]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from benchmarks.stats import percentile, report
 from contract import ingress
@@ -29,8 +36,25 @@ def _uuid(rng: random.Random) -> str:
     return f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-8{rng.getrandbits(12):03x}-{rng.getrandbits(48):012x}"
 
 
-def make_pages(n: int, size: int, seed: int = 11) -> list[tuple[bytes, dict[str, str]]]:
-    """``n`` pages alternating products / events, ``size`` nodes each."""
+def _break(operation: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Make a page partial and hostile in place; returns its GraphQL error."""
+    if operation == "products":
+        nodes[1]["type"]["selling"] = None
+    else:
+        if nodes[1]["result"] is not None:
+            nodes[1]["result"]["results"] = None
+        nodes[1]["status"] = None
+        runners = nodes[2]["eventCompetitors"]["nodes"]
+        runners[0]["id"] = None
+        runners[1]["details"]["clothNumber"] = "Infinity"
+    return {"message": "resolver timed out", "path": [operation, "nodes", 1]}
+
+
+def make_pages(
+    n: int, size: int, seed: int = 11, partial: float = 0.0
+) -> list[tuple[bytes, dict[str, str]]]:
+    """``n`` pages alternating products / events, ``size`` nodes each (``partial``: the share
+    of partial, hostile pages)."""
     rng = random.Random(seed)
     started = datetime.now(UTC)
     out = []
@@ -69,7 +93,8 @@ def make_pages(n: int, size: int, seed: int = 11) -> list[tuple[bytes, dict[str,
                     )
                 )
         operation = "products" if i % 2 == 0 else "events"
-        body = json.dumps(q.page(operation, nodes)).encode()
+        errors = [_break(operation, nodes)] if size >= 3 and rng.random() < partial else None
+        body = json.dumps(q.page(operation, nodes, errors=errors)).encode()
         out.append(
             q.query_page_message(
                 body, operation, page_number=i // 2 + 1, request_started_at=started
@@ -103,13 +128,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=400)
     parser.add_argument("--page-size", type=int, default=50)
+    parser.add_argument("--partial", type=float, default=0.0, help="share of partial pages")
     args = parser.parse_args(argv)
-    pages = make_pages(args.pages, args.page_size)
+    # The per-page warnings are built as in production, but not printed over the report.
+    logging.getLogger("pipeline.query_pages").propagate = False
+    logging.getLogger("pipeline.query_pages").addHandler(logging.NullHandler())
+    pages = make_pages(args.pages, args.page_size, partial=args.partial)
     run(pages[:10])  # warm-up
     elapsed, latencies, counts = run(pages)
     kb = sum(len(d) for d, _ in pages) / len(pages) / 1024
     report(
-        "query pages (1 core)",
+        "query pages (1 core)" + (f", {args.partial:.0%} partial" if args.partial else ""),
         pages=len(pages),
         page_nodes=args.page_size,
         page_kb=kb,

@@ -35,6 +35,7 @@ from contract import catalog
 from devstack.processes import ManagedProcess, free_port, wait_for_http
 from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
+from webapp.events import REFERENCE_TOPIC
 
 if TYPE_CHECKING:
     from google.cloud import pubsub_v1
@@ -89,11 +90,15 @@ _TOPIC = _typed_topic("PoolTotalChanged")
 def _message(seq: int) -> bytes:
     product = f"{seq % 40:08x}-0000-4000-8000-000000000000"
     amount = f"{1000 + seq * 1.5:.2f}"
+    now = time.time()  # received_at orders the events (their ids): as the connector stamps it
+    received_at = (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    )
     return json.dumps(
         {
             "message_type": "PoolTotalChanged",
             "frame_id": f"{seq:032x}",
-            "received_at": "2026-11-26T14:03:07.123Z",
+            "received_at": received_at,
             "key": f"PoolTotalChanged|{product}",
             "data": {
                 "product_id": product,
@@ -291,7 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     web: ManagedProcess | None = None
     try:
         os.environ["PUBSUB_EMULATOR_HOST"] = emulator.host
-        ensure_topics(PROJECT, [t.name for t in catalog.TOPICS])
+        ensure_topics(PROJECT, [*(t.name for t in catalog.TOPICS), REFERENCE_TOPIC])
         port = free_port()
         env = dict(
             os.environ,

@@ -37,6 +37,7 @@ __all__ = [
     "REFERENCE_KINDS",
     "REFERENCE_TABLES",
     "REFERENCE_TOPIC",
+    "SELECTION_STATUS_SYNONYMS",
     "TABLES",
     "TOPICS",
     "Column",
@@ -47,6 +48,7 @@ __all__ = [
     "by_field",
     "by_name",
     "by_topic",
+    "selection_status",
     "subscription_document",
     "table_schema",
 ]
@@ -98,6 +100,8 @@ class Column:
 
     ``sources`` are dotted payload paths in camelCase; the first one present wins, which is how
     the catalog tolerates the guessed shapes (PascalCase keys are accepted by the normaliser).
+    ``synonyms`` map a normalised value to the one the column stores (``ACTIVE`` → ``AVAILABLE``)
+    when the stream and the query name the same state differently; the payload keeps the original.
     """
 
     name: str
@@ -108,6 +112,7 @@ class Column:
     mode: str = "NULLABLE"
     fields: tuple[Column, ...] = ()
     description: str = ""
+    synonyms: tuple[tuple[str, str], ...] = ()
 
     def to_api(self) -> dict[str, Any]:
         """The column as a BigQuery API ``TableFieldSchema`` dict."""
@@ -211,6 +216,28 @@ class MessageType:
 
 _STATUS_DOC = "Status as sent, upper-cased."
 
+SELECTION_STATUS_SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("ACTIVE", "AVAILABLE"),
+    ("INACTIVE", "NOT_AVAILABLE"),
+    ("SUSPENDED", "NOT_AVAILABLE"),
+)
+"""A selection's status in the query's vocabulary, whichever side sent it.  A GUESS: Tote's
+subscription docs show only ``"Active"`` as an example, the gateway schema's enum is
+AVAILABLE / NOT_AVAILABLE; without this map the same state is ``ACTIVE`` on one side and
+``AVAILABLE`` on the other, so the latest status flip-flops and ``sweep_repairs`` reports false
+repairs.  Unlisted values pass through upper-cased; ``payload`` keeps what Tote sent."""
+
+_SELECTION_STATUS = dict(SELECTION_STATUS_SYNONYMS)
+_SELECTION_STATUS_DOC = (
+    "AVAILABLE / NOT_AVAILABLE (upper-cased; the stream's ACTIVE is stored as AVAILABLE, "
+    "INACTIVE and SUSPENDED as NOT_AVAILABLE: a guessed synonym map, payload keeps the original)."
+)
+
+
+def selection_status(status: str | None) -> str | None:
+    """An upper-cased selection status in the query's vocabulary (see the synonyms above)."""
+    return _SELECTION_STATUS.get(status, status) if status is not None else None
+
 
 def _bet(name: str, selection: str, confidence: str, description: str) -> MessageType:
     return MessageType(
@@ -289,7 +316,15 @@ CATALOG: tuple[MessageType, ...] = (
             Column("product_id", "STRING", Kind.ID, ("productId",), required=True),
             Column("leg_id", "STRING", Kind.ID, ("legId",)),
             Column("selection_id", "STRING", Kind.ID, ("selectionId",), required=True),
-            Column("status", "STRING", Kind.ENUM, ("status",), required=True),
+            Column(
+                "status",
+                "STRING",
+                Kind.ENUM,
+                ("status",),
+                required=True,
+                description=_SELECTION_STATUS_DOC,
+                synonyms=SELECTION_STATUS_SYNONYMS,
+            ),
         ),
         key_columns=("product_id", "leg_id", "selection_id"),
         attribute_columns=("product_id", "selection_id"),
@@ -539,13 +574,26 @@ REFERENCE_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(
             "event_id", "STRING", description="The first leg's event (the race of a 1-leg pool)."
         ),
-        Column("event_ids", "STRING", mode="REPEATED", description="Every leg's event, in order."),
-        Column("leg_ids", "STRING", mode="REPEATED", description="Leg UUIDs, in order."),
+        Column(
+            "event_ids",
+            "STRING",
+            mode="REPEATED",
+            description=(
+                "Every leg's event, in order, aligned with leg_ids (event_ids[i] is the race of "
+                "leg_ids[i]). A page that cannot name every leg and its race writes no product "
+                "row (the previous one stands)."
+            ),
+        ),
+        Column("leg_ids", "STRING", mode="REPEATED", description="Leg UUIDs, in leg order."),
     ),
     "leg": (
         Column("leg_id", "STRING", mode="REQUIRED", description="Leg UUID."),
         Column("product_id", "STRING", description="The product the leg belongs to."),
-        Column("leg_number", "INTEGER", description="1-based position of the leg in its product."),
+        Column(
+            "leg_number",
+            "INTEGER",
+            description="1-based position of the leg in its product (in the page's legs list).",
+        ),
         Column("event_id", "STRING", description="The race the leg is run on."),
     ),
     "selection": (
@@ -555,7 +603,7 @@ REFERENCE_COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("event_id", "STRING", description="The leg's race."),
         Column("name", "STRING", description="Runner name as the product shows it."),
         Column("competitor_id", "STRING", description="The runner (competitor slug)."),
-        Column("status", "STRING", description="AVAILABLE / NOT_AVAILABLE / UNKNOWN."),
+        Column("status", "STRING", description=_SELECTION_STATUS_DOC),
     ),
     "competitor": (
         Column("competitor_id", "STRING", mode="REQUIRED", description="Runner slug."),

@@ -187,7 +187,8 @@ class LocalSystem:
         os.environ["PUBSUB_EMULATOR_HOST"] = self.pubsub.host  # for our own clients
         os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
         self._step(
-            "topics and subscriptions from the catalog", lambda: provision_pubsub(self.project)
+            "topics and subscriptions from the catalog",
+            lambda: provision_pubsub(self.project, webapp_retention=True),
         )
         if self.bigquery:
             from devstack.bigquery_emulator import BigQueryEmulator, local_bigquery_env

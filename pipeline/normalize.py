@@ -236,6 +236,14 @@ _CONVERTERS: dict[Kind | None, Any] = {
 }
 """How each kind of column is normalised (the catalog test checks every kind has one)."""
 
+
+def _with_synonyms(convert: Any, synonyms: dict[str, str]) -> Any:
+    """``convert``, then the column's catalog synonyms (``ACTIVE`` → ``AVAILABLE``), if any."""
+    if not synonyms:
+        return convert
+    return lambda value, what: (lambda out: synonyms.get(out, out))(convert(value, what))
+
+
 _Plan = tuple[tuple[str, Any, tuple[str, ...], bool, Any], ...]
 _PLANS: dict[str, _Plan] = {}
 
@@ -247,7 +255,7 @@ def _plan(message_type: MessageType) -> _Plan:
         plan = _PLANS[message_type.name] = tuple(
             (
                 c.name,
-                _CONVERTERS[c.kind],
+                _with_synonyms(_CONVERTERS[c.kind], dict(c.synonyms)),
                 c.sources,
                 c.required,
                 [] if c.mode == "REPEATED" else None,

@@ -20,6 +20,10 @@ resource "google_pubsub_topic" "typed" {
   name   = each.key
   labels = { stream = each.value.stream }
 
+  # A new web app instance seeks its fresh subscriptions back over its replay window
+  # (WEBAPP_REPLAY_WINDOW_MINUTES) to rebuild its history and /state: the topic must keep that long.
+  message_retention_duration = var.typed_topic_retention
+
   depends_on = [google_project_service.enabled]
 }
 

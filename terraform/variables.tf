@@ -46,6 +46,12 @@ variable "ingress_topic_retention" {
   default     = "604800s"
 }
 
+variable "typed_topic_retention" {
+  type        = string
+  description = "How long the typed topics keep messages: at least the web app's replay window (WEBAPP_REPLAY_WINDOW_MINUTES, 30 min)."
+  default     = "3600s"
+}
+
 variable "reference_topic_retention" {
   type        = string
   description = "How long the reference topic keeps messages, so a new web app subscription can seek back to the racing day's names."

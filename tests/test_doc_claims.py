@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,11 @@ def _make_commands(text: str) -> set[str]:
     for snippet in snippets:
         snippet = re.sub(r"<[^>\n]*>", "", re.sub(r"#.*", "", snippet))
         for match in re.finditer(r"(?:^|[\s;&(|])make((?:[ \t]+[^\s;&|)\\]+)+)", snippet, re.M):
-            for word in match.group(1).split():
+            try:
+                words = shlex.split(match.group(1))
+            except ValueError:  # an unbalanced quote in prose: plain words then
+                words = match.group(1).split()
+            for word in words:
                 if "=" not in word and not word.startswith("-") and word != "...":
                     targets.add(word)
     return targets
@@ -128,9 +133,10 @@ def test_make_targets_named_in_docs_exist(doc: Path) -> None:
 def test_make_command_finder_finds_targets() -> None:
     text = (
         "Run `make run ARGS=--help` or `make dataflow-*`, never `make <target>`\n"
+        "`make bench ARGS='--only webdata'`, but not `make bench --only webdata`\n"
         "```sh\nmake dataflow-run PROJECT=p  # then make nothing-here\ngcloud x\n```\n"
     )
-    assert _make_commands(text) == {"run", "dataflow-*", "dataflow-run"}
+    assert _make_commands(text) == {"run", "dataflow-*", "bench", "webdata", "dataflow-run"}
     assert _missing({"run", "dataflow-*", "dataflow-rerun", "tf-*"}, {"run", "dataflow-run"}) == {
         "dataflow-rerun",
         "tf-*",

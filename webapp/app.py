@@ -20,6 +20,7 @@ from webapp import (
     logs,
     session_blueprint,
     sse_blueprint,
+    state_blueprint,
     status_blueprint,
 )
 from webapp.access import AccessDenied
@@ -47,6 +48,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.config[http_access.PRIVATE_AUTHORISER] = http_access.private_authoriser
     app.register_blueprint(sse_blueprint.bp)
     app.register_blueprint(status_blueprint.bp)
+    app.register_blueprint(state_blueprint.bp)
     app.register_blueprint(dashboard_blueprint.bp)
     app.register_blueprint(session_blueprint.bp)
 

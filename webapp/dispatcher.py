@@ -164,7 +164,7 @@ class Dispatcher:
         if not data:  # the client hung up (or was shut down by a drop)
             self._finish(member, "disconnected")
 
-    def _dispatch(self, now: float) -> None:
+    def _dispatch(self, now: float) -> None:  # noqa: C901 - one pass, one outcome per client per tick
         ring = self.bus._ring
         head, oldest = self.bus.bounds()
         cache: dict[tuple, tuple[bytes, int, int]] = {}
@@ -186,12 +186,14 @@ class Dispatcher:
             if outbox:  # still pending from an earlier tick: keep draining, take nothing new
                 self._write(member)
             elif behind > 0:
-                key = (client.cursor, client.filter)
+                key = (client.cursor, client.filter, client.floor)
                 batch = cache.get(key)
                 if batch is None:
                     batch = cache[key] = self._batch(client, ring)
                 payload, count, last = batch
                 client.cursor = last
+                if client.floor is not None:
+                    client.passed(ring.get(last))
                 if count:
                     wire_key = (key, outbox.chunked)
                     wire = wires.get(wire_key)
@@ -212,12 +214,20 @@ class Dispatcher:
                 break
         if not events:
             return b"", 0, client.cursor
+        if client.floor is not None:
+            floor = client.floor
+            last = events[-1].seq
+            events = [e for e in events if e.late or e.key > floor]
+            if not events:
+                return b"", 0, last
+        else:
+            last = events[-1].seq
         chosen = (
             events
             if client.filter.is_everything
             else [e for e in events if client.filter.matches(e)]
         )
-        return b"".join(e.frame for e in chosen), len(chosen), events[-1].seq
+        return b"".join(e.frame for e in chosen), len(chosen), last
 
     def _send(self, member: _Member, wire: bytes, events: int) -> None:
         """Fast path: one ``send`` for a client that keeps up; the rest waits in its outbox."""

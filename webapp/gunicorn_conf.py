@@ -9,9 +9,10 @@ reserve keeps ``/health`` answering when the stream cap is reached), ~1-2k strea
 is the comfortable range (see docs/webapp.md and ``benchmarks/bench_webapp.py``); scale out
 with more instances, not workers.
 
-Exactly one worker: event ids (``<epoch>-<seq>``) and the replay buffer are per process, so
-several workers behind one port would hand a reconnecting browser to a process that does not
-know its ``Last-Event-ID``.
+Exactly one worker: each process holds its own subscriptions, replay buffer and ``/state``
+(warmed up from the subscription window), so several workers would each pull every message and
+hold the same history once more for nothing; event ids come from the data, so a reconnect may
+land on any instance.
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ class Runtime:
             buffer_size=config.buffer_size,
             client_queue=config.client_queue,
             write_timeout=config.write_timeout,
+            reorder_delay=config.reorder_ms / 1000,
+            warming=config.pubsub_enabled and config.replay_window_minutes > 0,
         )
         self.limiter = StreamLimiter(config.max_streams_per_client, config.max_streams)
         self.dispatcher = Dispatcher(
@@ -42,6 +44,9 @@ class Runtime:
         self.subscriber: TopicSubscriber | None = None
         self._stop = threading.Event()
         self._reaper = threading.Thread(target=self._reap, name="sse-reaper", daemon=True)
+        self._releaser = threading.Thread(
+            target=self.bus.run_releaser, args=(self._stop,), name="bus-releaser", daemon=True
+        )
         self._shutdown_lock = threading.Lock()
         self._shut_down = False
         self._expiries: dict[int, tuple[float, ClientStream]] = {}
@@ -49,6 +54,7 @@ class Runtime:
 
     def start(self) -> Runtime:
         self._reaper.start()
+        self._releaser.start()
         self.dispatcher.start()
         if self.config.pubsub_enabled:
             self.subscriber = TopicSubscriber(
@@ -56,6 +62,9 @@ class Runtime:
                 self.config.project,
                 prefix=self.config.topic_prefix,
                 ttl_days=self.config.subscription_ttl_days,
+                replay_window=self.config.replay_window_minutes * 60.0,
+                reference_window=self.config.reference_window_hours * 3600.0,
+                warmup_quiet=self.config.warmup_quiet_seconds,
             )
             self.subscriber.start()
         return self
@@ -113,6 +122,8 @@ class Runtime:
             if self.subscriber is not None:
                 self.subscriber.stop_pulling()
             self._stop.set()
+            self.bus.release_due(float("inf"))  # flush what the reorder delay still holds
+            self.bus.wake()
             self.bus.close()
             self.dispatcher.stop()
             if self.subscriber is not None:

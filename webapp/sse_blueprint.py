@@ -1,6 +1,7 @@
 """``GET /events``: the Server-Sent Events endpoint (a thin shell over bus, filters, replay).
 
-Query: ``types``, ``product_id``, ``event_id`` (comma lists), ``last_event_id`` (first
+Query: ``types``, ``product_id``, ``event_id``, ``venue``, ``bet_type`` (comma lists or
+repeated; see ``webapp/filters.py``), ``last_event_id`` (first
 connection; the ``Last-Event-ID`` header wins), ``access_token`` (a fallback for clients that
 can send neither ``Authorization`` nor the ``tote_access_token`` cookie; see ``access.py``).
 Without ``types`` a client gets every stream its token grants; naming a stream it does not
@@ -34,6 +35,7 @@ from webapp.filters import EventFilter, FilterError
 from webapp.http_access import current_principal, denied_response, limit_key
 from webapp.limits import Admission, client_address
 from webapp.runtime import Runtime
+from webapp.state_blueprint import FILTER_PARAMS
 from webapp.stream import event_stream, handed_over_stream
 
 __all__ = ["bp"]
@@ -76,9 +78,7 @@ def events() -> Response:
     config = rt.config
     try:
         principal = current_principal(config.access)
-        event_filter = EventFilter.from_query(
-            {k: request.args.getlist(k) for k in ("types", "product_id", "event_id")}
-        )
+        event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
         streams = readable_streams(principal, event_filter.streams)
     except AccessDenied as denied:
         return denied_response(denied, config.cors_origins)
@@ -163,7 +163,9 @@ def _open_stream(
     except ValueError:  # an id the replay code cannot read is the client's error, not ours
         return _error(400, "Last-Event-ID is not an id this service issued")
     try:
-        client = rt.bus.connect(event_filter, plan.after, address, on_drop=unblock)
+        client = rt.bus.connect(
+            event_filter, plan.after, address, on_drop=unblock, floor=plan.floor
+        )
     except RuntimeError:
         return _error(503, "this instance is shutting down", **{"Retry-After": "1"})
     if principal.expires_at is not None:  # the stream ends with its token

@@ -31,7 +31,12 @@ def health() -> tuple[Response, int]:
     if rt.ready:
         return jsonify(status="ok"), 200
     state = "stopping" if rt.bus.closed else "starting"
-    return jsonify(status=state, detail="not every typed topic is subscribed yet"), 503
+    detail = (
+        "replaying the subscription window (warm-up)"
+        if rt.bus.warming and not rt.bus.closed
+        else "not every topic is subscribed yet"
+    )
+    return jsonify(status=state, detail=detail), 503
 
 
 @bp.get("/healthz")
@@ -62,6 +67,8 @@ def status() -> Response | tuple[Response, int]:
     response = jsonify(
         instance=stats.epoch,
         ready=rt.ready,
+        warming=stats.warming,
+        state={"entities": len(rt.bus.state), "reference": len(rt.bus.reference)},
         pubsub={
             "enabled": config.pubsub_enabled,
             "project": config.project,
@@ -78,6 +85,9 @@ def status() -> Response | tuple[Response, int]:
             "in": stats.events_in,
             "out": stats.events_out,
             "duplicates": stats.duplicates,
+            "late": stats.late,
+            "unchanged_reference": stats.unchanged_reference,
+            "held": stats.pending,
             "rejected": sum(s.rejected for s in subscriber.states) if subscriber else 0,
         },
         latency_ms={

@@ -12,7 +12,6 @@ import json
 import re
 import signal
 import time
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -31,6 +30,7 @@ from tests.e2e.harness import (
     wait_for_simulator_done,
 )
 from tests.pipeline.pubsub_helpers import TopicReader
+from webapp.events import EventKey
 
 pytestmark = [pytest.mark.emulator, pytest.mark.bigquery, pytest.mark.slow]
 
@@ -65,14 +65,10 @@ def make_system(pubsub_emulator, bigquery_emulator, tmp_path, request) -> Iterat
         reader.close()
 
 
-def _instance(system: LocalSystem) -> str:
-    with urllib.request.urlopen(f"{system.webapp_url}/status", timeout=10) as resp:
-        return json.loads(resp.read())["instance"]
-
-
 def _sse_from_start(system: LocalSystem) -> SseClient:
-    """An SSE client that replays the web app's buffer from its first event, then follows."""
-    return SseClient(f"{system.webapp_url}/events", last_event_id=f"{_instance(system)}-0")
+    """An SSE client that replays everything the web app holds, then follows (an origin id:
+    "from the start of time"; the gap notice it also gets carries no id and is not counted)."""
+    return SseClient(f"{system.webapp_url}/events", last_event_id=str(EventKey.origin(0)))
 
 
 def _wait_received(system: LocalSystem, at_least: int, timeout: float = 60) -> None:

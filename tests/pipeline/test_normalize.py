@@ -57,15 +57,35 @@ def test_ids_are_lowercased_and_statuses_uppercased_and_pascal_case_keys_accepte
         "ProductId": "3F1C6A9E-5B7D-4C2E-9A1F-0D8E7B6C5A41",
         "LegId": "A",
         "SelectionId": " B ",
-        "Status": "Active",
+        "Status": "Not_Available ",
     }
     values = normalize(_spec("SelectionStatusChanged"), message)
     assert values == {
         "product_id": "3f1c6a9e-5b7d-4c2e-9a1f-0d8e7b6c5a41",
         "leg_id": "a",
         "selection_id": "b",
-        "status": "ACTIVE",
+        "status": "NOT_AVAILABLE",
     }
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("Active", "AVAILABLE"),
+        ("inactive", "NOT_AVAILABLE"),
+        ("SUSPENDED", "NOT_AVAILABLE"),
+        ("Available", "AVAILABLE"),
+        ("Closed", "CLOSED"),
+    ],
+)
+def test_selection_statuses_are_stored_in_the_querys_vocabulary(sent, stored):
+    message = {"productId": "p", "selectionId": "s", "status": sent}
+    assert normalize(_spec("SelectionStatusChanged"), message)["status"] == stored
+
+
+def test_status_synonyms_apply_only_to_their_column():
+    message = {"productId": "p", "status": "Active"}
+    assert normalize(_spec("ProductStatusChanged"), message)["status"] == "ACTIVE"
 
 
 def test_every_problem_is_reported_at_once():

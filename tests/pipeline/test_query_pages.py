@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from contract import catalog, ingress
 from devstack.insert_validation import row_problems
 from pipeline import records
 from pipeline.core import process_frame
-from pipeline.query_pages import PAGE_MESSAGE_TYPES, graphql_errors, process_page
+from pipeline.query_pages import PAGE_MESSAGE_TYPES, graphql_errors, partial_nodes, process_page
 from pipeline.transforms import table_for_row
 from testsupport import examples
 from testsupport import query_examples as q
@@ -411,10 +412,12 @@ def test_a_page_without_a_valid_request_start_is_a_contract_dead_letter(value):
 
 
 def test_a_partial_response_is_processed_and_its_errors_reported(caplog):
-    body = q.products_page(errors=[{"message": "pool service timed out", "path": ["products"]}])
+    error = {"message": "pool service timed out", "path": ["products", "nodes", 1, "type", "pool"]}
+    other = q.product_node("99999999-0000-4000-8000-000000000009")
+    body = q.products_page(q.product_node(), other, errors=[error])
     data, attrs = q.query_page_message(body, "products")
     result = process_page(data, attrs)
-    assert result.errors == ["pool service timed out at products"]
+    assert result.errors == ["pool service timed out at products.nodes.1.type.pool"]
     assert result.events and result.reference
     with caplog.at_level("WARNING", logger="pipeline.query_pages"):
         frame = process_frame(data, attrs)
@@ -438,12 +441,17 @@ def test_unusable_nodes_are_skipped_and_reported_the_rest_processed(caplog):
     assert any("products[0]" in p and "productId" in p for p in result.problems)
     assert any("products[1]" in p for p in result.problems)
     assert any("products[2]" in p and "selectionId" in p for p in result.problems)
-    assert any("products[2]: reference" in p for p in result.problems)
+    assert any(
+        "products[2].type.legs.nodes[0].selections.nodes[0]: skipped" in p for p in result.problems
+    )
     assert {e.key.split("|")[1] for e in result.events} == {
         q.PRODUCT_ID,
         "99999999-0000-4000-8000-000000000009",  # its status and total are still good
     }
-    assert {r.entity_id for r in result.reference if r.kind == "product"} == {q.PRODUCT_ID}
+    assert {r.entity_id for r in result.reference if r.kind == "product"} == {
+        q.PRODUCT_ID,
+        "99999999-0000-4000-8000-000000000009",  # one bad selection does not drop its product
+    }
     with caplog.at_level("WARNING", logger="pipeline.query_pages"):
         frame = process_frame(data, attrs)
     assert frame.dead_letter is None and "unusable node" in caplog.text
@@ -466,3 +474,232 @@ def test_graphql_errors_in_any_shape_become_lines():
         "{'no': 'message'}",
     ]
     assert graphql_errors({"message": "single", "extensions": {"code": "X"}}) == ["single [X]"]
+
+
+def test_graphql_error_lines_are_bounded_whatever_the_message():
+    deep: list = []
+    for _ in range(800):
+        deep = [deep]
+    (line,) = graphql_errors([{"message": deep, "path": ["products", "nodes", 0]}])
+    assert line.startswith("[[[") and line.endswith(" at products.nodes.0") and len(line) < 100
+    (line,) = graphql_errors([{"message": "x" * 10_000}])
+    assert line == "x" * 500
+
+
+# --- partial responses: what the query does not know is omitted, not invented --------------------
+
+
+def problems_of(body: dict, operation: str) -> tuple[list[records.TypedEvent], list, list[str]]:
+    result = process_page(*q.query_page_message(body, operation, request_started_at=STARTED))
+    return result.events, result.reference, result.problems
+
+
+@pytest.mark.parametrize(
+    "results", [None, {"nodes": None}, {"nodes": [None]}, {"nodes": [{"id": "A"}, None]}, "x"]
+)
+def test_unknown_results_publish_no_result_event(results):
+    node = q.event_node(result_status="FINAL", results=[(q.COMPETITOR_ID, "1", "FINAL")])
+    node["result"]["results"] = results
+    events, reference, problems = problems_of(q.events_page(node), "events")
+    assert [e for e in events if e.message_type == "EventResultChanged"] == []
+    assert any("events[0].result.results" in p for p in problems), problems
+    assert {e.message_type for e in events} == {"EventStatusChanged", "CompetitorStatusChanged"}
+    assert len(reference) == 3  # the event and its runners are still named
+
+
+def test_a_known_empty_final_result_is_still_published():
+    node = q.event_node(result_status="FINAL", results=[])
+    events, _, problems = problems_of(q.events_page(node), "events")
+    (result,) = [e for e in events if e.message_type == "EventResultChanged"]
+    assert result.values["competitor_results"] == [] and problems == []
+
+
+@pytest.mark.parametrize(
+    "break_line",
+    [
+        lambda line: line.update(dividendLegs=None),
+        lambda line: line.update(dividendLegs={"nodes": None}),
+        lambda line: line.update(dividend=None),
+        lambda line: line["dividendLegs"]["nodes"][0].update(dividendSelections=None),
+        lambda line: line["dividendLegs"]["nodes"].append(None),
+    ],
+)
+def test_incomplete_dividends_publish_no_dividend_event(break_line):
+    node = q.product_node(result_status="FINAL", dividends=[q.dividend_line(), q.dividend_line()])
+    break_line(node["type"]["result"]["dividends"]["nodes"][1])
+    events, reference, problems = problems_of(q.products_page(node), "products")
+    assert [e for e in events if e.message_type == "PoolDividendChanged"] == []
+    assert any("products[0].type.result.dividends: incomplete" in p for p in problems)
+    assert {r.kind for r in reference} == {"product", "leg", "selection"}
+
+
+def test_null_dividends_say_nothing_and_are_no_problem():
+    node = q.product_node(result_status="FINAL", dividends=[])
+    node["type"]["result"]["dividends"] = None
+    events, _, problems = problems_of(q.products_page(node), "products")
+    assert [e for e in events if e.message_type == "PoolDividendChanged"] == [] and problems == []
+
+
+# --- one bad child skips that child only ----------------------------------------------------------
+
+
+def test_a_runner_without_id_is_skipped_and_the_event_and_other_runners_kept():
+    node = q.event_node(
+        competitors=[
+            q.competitor_node(competitor_id=None),
+            q.competitor_node(q.COMPETITOR_2_ID, "DANCING BRAVE", "WITHDRAWN"),
+            "not a runner",
+        ]
+    )
+    _, reference, problems = problems_of(q.events_page(node), "events")
+    assert [(r.kind, r.entity_id) for r in reference] == [
+        ("event", q.EVENT_ID),
+        ("competitor", q.COMPETITOR_2_ID),
+    ]
+    assert [p.split(":")[0] for p in problems if "skipped" in p] == [
+        "events[0].eventCompetitors.nodes[0]",
+        "events[0].eventCompetitors.nodes[2]",
+    ]
+
+
+def test_a_selection_without_id_is_skipped_and_its_siblings_kept():
+    selections = [q.selection_node(selection_id=None), q.selection_node(q.SELECTION_2_ID)]
+    node = q.product_node(legs=[q.leg_node(selections=selections)])
+    _, reference, problems = problems_of(q.products_page(node), "products")
+    assert [(r.kind, r.entity_id) for r in reference] == [
+        ("product", q.PRODUCT_ID),
+        ("leg", q.LEG_ID),
+        ("selection", q.SELECTION_2_ID),
+    ]
+    assert any(p.startswith("products[0].type.legs.nodes[0].selections.nodes[0]") for p in problems)
+
+
+# --- legs: numbered by position, event_ids aligned with leg_ids ----------------------------------
+
+LEG_2 = "aaaaaaaa-0000-4000-8000-000000000002"
+LEG_3 = "aaaaaaaa-0000-4000-8000-000000000003"
+EVENT_2 = "HORSERACING-NEWCASTLE-GB-2026-01-31-2000"
+EVENT_3 = "HORSERACING-NEWCASTLE-GB-2026-01-31-2035"
+
+
+@pytest.mark.parametrize(
+    "middle",
+    [None, "not a leg", q.leg_node(None, EVENT_2, []), q.leg_node("  ", EVENT_2, [])],
+)
+def test_an_unusable_leg_keeps_the_others_numbers_and_writes_no_product_row(middle):
+    legs = [q.leg_node(q.LEG_ID, q.EVENT_ID, []), middle, q.leg_node(LEG_3, EVENT_3, [])]
+    node = q.product_node(bet_type="PLACEPOT", legs=legs)
+    _, reference, problems = problems_of(q.products_page(node), "products")
+    assert [(r.kind, r.values.get("leg_number"), r.values.get("event_id")) for r in reference] == [
+        ("leg", 1, q.EVENT_ID),
+        ("leg", 3, EVENT_3),
+    ]
+    assert any("products[0].type.legs.nodes[1]" in p for p in problems)
+    assert any("no product record" in p for p in problems)
+
+
+def test_a_leg_without_its_race_keeps_its_row_and_writes_no_product_row():
+    legs = [q.leg_node(q.LEG_ID, q.EVENT_ID, []), q.leg_node(LEG_2, EVENT_2, [])]
+    legs[0]["event"] = None
+    _, reference, problems = problems_of(q.products_page(q.product_node(legs=legs)), "products")
+    assert [(r.kind, r.values["leg_number"], r.values["event_id"]) for r in reference] == [
+        ("leg", 1, None),
+        ("leg", 2, EVENT_2),
+    ]
+    assert any("no product record" in p for p in problems)
+
+
+def test_null_legs_write_no_product_row():
+    node = q.product_node()
+    node["type"]["legs"] = None
+    events, reference, problems = problems_of(q.products_page(node), "products")
+    assert reference == [] and any("type.legs" in p for p in problems)
+    assert {e.message_type for e in events} == {"ProductStatusChanged", "PoolTotalChanged"}
+
+
+def test_the_catalog_documents_the_leg_alignment():
+    columns = {c.name: c for c in catalog.REFERENCE_COLUMNS["product"]}
+    assert "aligned with leg_ids" in columns["event_ids"].description
+    assert "no product row" in columns["event_ids"].description
+
+
+# --- partial responses: no reference rows from nodes under a GraphQL error -----------------------
+
+OTHER_PRODUCT = "99999999-0000-4000-8000-000000000009"
+
+
+def test_a_node_under_an_error_path_writes_no_reference_rows_but_keeps_its_events():
+    broken = q.product_node(OTHER_PRODUCT)
+    broken["type"]["selling"] = None  # what the gateway sends when the resolver failed
+    error = {"message": "selling timed out", "path": ["products", "nodes", 1, "type", "selling"]}
+    body = q.products_page(q.product_node(), broken, errors=[error])
+    events, reference, problems = problems_of(body, "products")
+    assert {r.values["product_id"] for r in reference} == {q.PRODUCT_ID}
+    assert {e.key.split("|")[1] for e in events} == {q.PRODUCT_ID, OTHER_PRODUCT}
+    assert ("ProductStatusChanged|" + OTHER_PRODUCT) not in {e.key for e in events}
+    assert any(p.startswith("products[1]: under a GraphQL error") for p in problems)
+
+
+@pytest.mark.parametrize("path", [None, ["products"], ["products", "nodes"], "x"])
+def test_an_error_that_names_no_node_withholds_every_reference_row(path):
+    error = {"message": "venue service down"} | ({"path": path} if path else {})
+    events, reference, problems = problems_of(q.events_page(errors=[error]), "events")
+    assert reference == [] and events
+    assert any(p.startswith("events[0]: under a GraphQL error") for p in problems)
+
+
+def test_an_error_under_page_info_touches_no_node():
+    error = {"message": "cursor", "path": ["events", "pageInfo", "endCursor"]}
+    _, reference, problems = problems_of(q.events_page(errors=[error]), "events")
+    assert len(reference) == 3 and problems == []
+
+
+def test_partial_nodes():
+    assert partial_nodes([{"path": ["events", "nodes", 2, "venue"]}], "events", 5) == {2}
+    assert partial_nodes([{"path": ["products", "nodes", 2]}], "events", 3) == {0, 1, 2}
+    assert partial_nodes([{"path": ["events", "nodes", True]}], "events", 2) == {0, 1}
+    assert partial_nodes({"path": ["events", "pageInfo"]}, "events", 2) == set()
+
+
+# --- selection statuses: one vocabulary for the stream and the query ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("streamed_status", "query_status"),
+    [("Active", "AVAILABLE"), ("INACTIVE", "NOT_AVAILABLE"), ("suspended", "NOT_AVAILABLE")],
+)
+def test_stream_and_query_selection_statuses_compare_equal(streamed_status, query_status):
+    stream = streamed(
+        "SelectionStatusChanged",
+        examples.example_message("SelectionStatusChanged", status=streamed_status),
+    )
+    assert stream.values["status"] == query_status
+    assert stream.message["status"] == streamed_status  # the payload keeps what Tote sent
+    node = q.product_node(legs=[q.leg_node(selections=[q.selection_node(status=query_status)])])
+    frame = page(q.products_page(node), "products")
+    (event,) = by_type(frame, "SelectionStatusChanged")
+    assert (event.key, event.values["status"]) == (stream.key, stream.values["status"])
+    selection = next(r for r in frame.reference if r.kind == "selection")
+    assert selection.values["status"] == query_status
+
+
+def test_a_query_selection_status_in_the_stream_vocabulary_is_mapped_too():
+    node = q.product_node(legs=[q.leg_node(selections=[q.selection_node(status="Active")])])
+    frame = page(q.products_page(node), "products")
+    (event,) = by_type(frame, "SelectionStatusChanged")
+    selection = next(r for r in frame.reference if r.kind == "selection")
+    assert event.values["status"] == selection.values["status"] == "AVAILABLE"
+
+
+def test_the_selection_status_synonyms_are_the_catalogs_and_documented():
+    (status,) = [c for c in catalog.by_name("SelectionStatusChanged").columns if c.name == "status"]
+    assert status.synonyms == catalog.SELECTION_STATUS_SYNONYMS
+    assert dict(status.synonyms) == {
+        "ACTIVE": "AVAILABLE",
+        "INACTIVE": "NOT_AVAILABLE",
+        "SUSPENDED": "NOT_AVAILABLE",
+    }
+    guide = (Path(__file__).parents[2] / "docs" / "analyst.md").read_text()
+    for stream_value, query_value in status.synonyms:
+        assert f"`{stream_value}` → `{query_value}`" in guide
+    assert "guess" in status.description

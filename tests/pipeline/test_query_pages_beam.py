@@ -14,6 +14,8 @@ from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
 from tests.pipeline.beam_helpers import T0, streaming_options
 from testsupport import query_examples as q
 
+OTHER_EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-2000"
+
 
 def page_message(body: dict | bytes, operation: str, frame_id: str) -> PubsubMessage:
     data, attrs = q.query_page_message(body, operation, frame_id=frame_id)
@@ -21,7 +23,9 @@ def page_message(body: dict | bytes, operation: str, frame_id: str) -> PubsubMes
 
 
 def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
-    partial = q.events_page(errors=[{"message": "results service timed out"}])
+    # A partial response: node 1's result failed, so node 1 writes typed rows but no reference.
+    error = {"message": "results service timed out", "path": ["events", "nodes", 1, "result"]}
+    partial = q.events_page(q.event_node(), q.event_node(OTHER_EVENT), errors=[error])
     elements = [
         page_message(q.products_page(), "products", "products-1"),
         page_message(partial, "events", "events-1"),
@@ -52,8 +56,8 @@ def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
                     (("reference_products", "products-1"), 1),
                     (("reference_legs", "products-1"), 1),
                     (("reference_selections", "products-1"), 2),
-                    (("event_status_changed", "events-1"), 1),
-                    (("competitor_status_changed", "events-1"), 2),
+                    (("event_status_changed", "events-1"), 2),
+                    (("competitor_status_changed", "events-1"), 4),
                     (("reference_events", "events-1"), 1),
                     (("reference_competitors", "events-1"), 2),
                     ((catalog.DEAD_LETTER_TABLE, "products-2"), 1),
@@ -73,8 +77,8 @@ def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
                     ("tote-product-status-changed", 1),
                     ("tote-pool-total-changed", 1),
                     ("tote-selection-status-changed", 2),
-                    ("tote-event-status-changed", 1),
-                    ("tote-competitor-status-changed", 2),
+                    ("tote-event-status-changed", 2),
+                    ("tote-competitor-status-changed", 4),
                     (catalog.REFERENCE_TOPIC, 7),
                     (catalog.DEAD_LETTER_TOPIC, 1),
                 ]
@@ -89,3 +93,7 @@ def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
         MetricsFilter().with_namespace(NAMESPACE).with_name("query_page_graphql_errors")
     )
     assert sum(c.committed or 0 for c in found["counters"]) == 1
+    skipped = result.metrics().query(
+        MetricsFilter().with_namespace(NAMESPACE).with_name("query_page_skipped_nodes")
+    )
+    assert sum(c.committed or 0 for c in skipped["counters"]) == 1  # node 1's reference

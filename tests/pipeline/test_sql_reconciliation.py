@@ -138,6 +138,16 @@ FRAMES = [
     pool_total(WIN, at(12, 50), 500, 400),
     pool_total(WIN, at(12, 59), 900, 720),
     pool_total(PLACE, at(12, 59), 300, 240),
+    # The stream names a selection's state in its own words ("Active"); the 12:58 sweep's
+    # AVAILABLE is the same state, not a repair.
+    stream(
+        "SelectionStatusChanged",
+        at(12, 45),
+        productId=WIN,
+        legId=WIN_LEG,
+        selectionId=SEL_A,
+        status="Active",
+    ),
     # A page requested at 12:58 that only arrives at 13:03: older than the streamed 12:59 totals.
     sweep(
         q.products_page(win("OPEN", 850, 680), place("OPEN", 280, 224)),
@@ -479,7 +489,8 @@ def test_sweep_repairs(loaded) -> None:
         + [("CompetitorStatusChanged", None)] * 2
     )
     # The stream saw the race go off but missed FINISHED; the 13:20 sweep found it.  Nothing
-    # else the later sweeps saw was new (the redelivered inserts change nothing either).
+    # else the later sweeps saw was new (the redelivered inserts change nothing either, nor
+    # does the 12:58 sweep's AVAILABLE after the stream's "Active": one vocabulary).
     later = [r for r in rows if r["as_of"] != ts(12, 30)]
     assert [(r["message_type"], r["entity"], r["previous_status"], r["status"]) for r in later] == [
         ("EventStatusChanged", EVENT, "STARTED", "FINISHED")

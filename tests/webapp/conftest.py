@@ -19,7 +19,12 @@ def make_app() -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
-        settings = {"pubsub_enabled": False, "heartbeat_seconds": 5.0, "flush_interval": 0.0}
+        settings = {
+            "pubsub_enabled": False,
+            "heartbeat_seconds": 5.0,
+            "flush_interval": 0.0,
+            "reorder_ms": 0,
+        }
         settings.update(overrides)
         app = create_app(Config(**settings))  # type: ignore[arg-type]
         app.config["TESTING"] = True

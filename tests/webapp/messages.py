@@ -6,12 +6,16 @@ import json
 import uuid
 
 from contract import catalog
+from webapp.events import REFERENCE_TOPIC
 
 PRODUCT = "3f1c6a9e-0b4d-4c1e-9a57-2d6f4f1b7c10"
 EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-1925"
 
 
 RECEIVED_AT = "2026-11-26T14:03:07.123Z"
+
+WEBAPP_TOPICS: tuple[str, ...] = (*(t.name for t in catalog.TOPICS), REFERENCE_TOPIC)
+"""Every topic a web app instance subscribes to."""
 
 
 def typed_message(
@@ -32,7 +36,7 @@ def typed_message(
     attributes = {
         "message_type": message_type,
         "frame_id": frame_id,
-        "received_at": body["received_at"],
+        "received_at": str(body["received_at"]),
     }
     for column in spec.attribute_columns:
         if data.get(column):
@@ -68,3 +72,140 @@ def event_status(status: str, event_id: str = EVENT) -> tuple[bytes, dict[str, s
 
 def product_status(status: str, product_id: str = PRODUCT) -> tuple[bytes, dict[str, str], str]:
     return typed_message("ProductStatusChanged", {"product_id": product_id, "status": status})
+
+
+def reference(
+    kind: str,
+    entity_id: str,
+    values: dict,
+    as_of: str = "2026-11-26T09:00:00.000Z",
+    frame_id: str | None = None,
+    event_id: str | None = None,
+) -> tuple[bytes, dict[str, str], str]:
+    """(data bytes, attributes, topic name) of one ``tote-reference`` message, shaped like
+    ``pipeline.records.reference_message``."""
+    frame_id = frame_id or uuid.uuid4().hex
+    body = {"kind": kind, "id": entity_id, "as_of": as_of, "values": values}
+    attributes = {"kind": kind, "entity_id": entity_id, "frame_id": frame_id, "as_of": as_of}
+    event_id = event_id or values.get("event_id")
+    if event_id:
+        attributes["event_id"] = event_id
+    return json.dumps(body).encode(), attributes, "tote-reference"
+
+
+def race_day(
+    races: int = 60, pools_per_race: int = 8, runners: int = 10, start_hour: int = 12
+) -> list[tuple[bytes, dict[str, str], str]]:
+    """A whole race day's reference data and messages (statuses, totals, results, dividends)."""
+    out: list[tuple[bytes, dict[str, str], str]] = []
+    bet_types = ["WIN", "PLACE", "EXACTA", "TRIFECTA", "SWINGER", "QUADPOT", "PLACEPOT", "JACKPOT"]
+    for r in range(races):
+        venue = ("Newcastle", "Ascot", "Kempton", "Wolverhampton")[r % 4]
+        hour, minute = start_hour + r // 6, (r % 6) * 10
+        event = f"HORSERACING-{venue.upper()}-GB-2026-11-26-{hour:02d}{minute:02d}"
+        start = f"2026-11-26T{hour:02d}:{minute:02d}:00.000Z"
+        out.append(
+            reference(
+                "event",
+                event,
+                {
+                    "event_id": event,
+                    "name": f"Race {r}",
+                    "venue": venue,
+                    "country": "GB",
+                    "scheduled_start": start,
+                    "status": "SCHEDULED",
+                },
+            )
+        )
+        competitors = [f"{event}-RUNNER-{n}" for n in range(runners)]
+        for n, competitor in enumerate(competitors):
+            out.append(
+                reference(
+                    "competitor",
+                    competitor,
+                    {
+                        "competitor_id": competitor,
+                        "event_id": event,
+                        "name": f"Runner {n}",
+                        "entry_status": "RUNNER",
+                        "cloth_number": n + 1,
+                    },
+                )
+            )
+            out.append(
+                typed_message(
+                    "CompetitorStatusChanged",
+                    {"event_id": event, "competitor_id": competitor, "status": "RUNNER"},
+                )
+            )
+        for p in range(pools_per_race):
+            product = str(uuid.UUID(int=r * 100 + p))
+            out.append(
+                reference(
+                    "product",
+                    product,
+                    {
+                        "product_id": product,
+                        "name": bet_types[p % 8],
+                        "bet_type": bet_types[p % 8],
+                        "selling_status": "OPEN",
+                        "currency": "GBP",
+                        "event_ids": [event],
+                        "leg_ids": [],
+                    },
+                    event_id=event,
+                )
+            )
+            out.append(product_status("OPEN", product))
+            for n in range(runners):
+                selection = str(uuid.UUID(int=(r * 100 + p) * 100 + n))
+                out.append(
+                    typed_message(
+                        "SelectionStatusChanged",
+                        {
+                            "product_id": product,
+                            "leg_id": None,
+                            "selection_id": selection,
+                            "status": "VALID",
+                        },
+                    )
+                )
+            for k in range(5):
+                out.append(pool_total(f"{1000 + k * 10}.00", product))
+            out.append(
+                typed_message(
+                    "PoolDividendChanged",
+                    {
+                        "product_id": product,
+                        "dividends": [
+                            {
+                                "name": "Base",
+                                "type": "POOL",
+                                "status": "FINAL",
+                                "amount": "3.40",
+                                "currency": "GBP",
+                                "selection_ids": [],
+                            }
+                        ],
+                    },
+                )
+            )
+        out.append(event_status("OFF", event))
+        out.append(
+            typed_message(
+                "EventResultChanged",
+                {
+                    "event_id": event,
+                    "result_status": "FINAL",
+                    "competitor_results": [
+                        {
+                            "competitor_id": competitors[0],
+                            "finishing_position": "1",
+                            "status": "FINISHED",
+                        }
+                    ],
+                },
+            )
+        )
+    return out

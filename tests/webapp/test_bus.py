@@ -24,28 +24,33 @@ class Clock:
         return self.now
 
 
-def test_events_are_numbered_with_the_instance_epoch() -> None:
+def test_events_carry_their_data_derived_ids_and_ring_positions() -> None:
     bus = EventBus(epoch="ep")
-    ids = [bus.publish(_pool()).id for _ in range(3)]  # type: ignore[union-attr]
-    assert ids == ["ep-1", "ep-2", "ep-3"]
+    incoming = [_pool() for _ in range(3)]
+    events = [bus.publish(i) for i in incoming]
+    assert [e.id for e in events] == [i.id for i in incoming]  # type: ignore[union-attr]
+    assert [e.seq for e in events] == [1, 2, 3]  # type: ignore[union-attr]
 
 
-def test_redelivered_pubsub_messages_are_not_sent_twice() -> None:
+def test_redelivered_or_republished_messages_are_not_sent_twice() -> None:
     bus = EventBus(epoch="ep")
-    assert bus.publish(_pool(message_id="m1")) is not None
-    assert bus.publish(_pool(message_id="m1")) is None
+    message = pool_total("1")
+    assert bus.publish(parse_message(*message, message_id="m1")) is not None
+    assert bus.publish(parse_message(*message, message_id="m1")) is None  # redelivery
+    assert bus.publish(parse_message(*message, message_id="m9")) is None  # republished
     assert bus.publish(_pool(message_id="m2")) is not None
-    assert bus.stats().duplicates == 1 and bus.stats().events_in == 2
+    assert bus.stats().duplicates == 2 and bus.stats().events_in == 2
 
 
 def test_every_client_sees_every_event_through_its_own_cursor() -> None:
     bus = EventBus(epoch="ep")
     a = bus.connect(EVERYTHING)
     b = bus.connect(EventFilter.from_query({"types": ["event-status"]}))
-    bus.publish(_pool())
-    bus.publish(parse_message(*event_status("OFF")))
-    assert [e.id for e in a.take()] == ["ep-1", "ep-2"]
-    assert [e.id for e in b.take()] == ["ep-2"]
+    first = bus.publish(_pool())
+    second = bus.publish(parse_message(*event_status("OFF")))
+    assert first is not None and second is not None
+    assert [e.id for e in a.take()] == [first.id, second.id]
+    assert [e.id for e in b.take()] == [second.id]
     assert a.take() == [] and a.lag() == 0 and b.lag() == 0
 
 
@@ -105,11 +110,10 @@ def test_a_client_that_finished_its_write_is_not_timed_out() -> None:
 
 def test_replay_plan_is_bounded_by_the_client_queue() -> None:
     bus = EventBus(buffer_size=100, client_queue=10, epoch="ep")
-    for _ in range(30):
-        bus.publish(_pool())
-    plan = bus.plan("ep-5")
+    ids = [bus.publish(_pool()).id for _ in range(30)]  # type: ignore[union-attr]
+    plan = bus.plan(ids[4])
     assert plan.after == 20 and plan.gap is not None and plan.gap.missed == 15
-    assert bus.plan("ep-25").after == 25 and bus.plan("ep-25").gap is None
+    assert bus.plan(ids[24]).after == 25 and bus.plan(ids[24]).gap is None
 
 
 def test_close_ends_every_stream_without_counting_them_as_dropped() -> None:
@@ -125,10 +129,9 @@ def test_close_ends_every_stream_without_counting_them_as_dropped() -> None:
 
 def test_stats_report_the_buffer_span() -> None:
     bus = EventBus(buffer_size=2, epoch="ep")
-    for _ in range(3):
-        bus.publish(_pool())
+    ids = [bus.publish(_pool()).id for _ in range(3)]  # type: ignore[union-attr]
     stats = bus.stats()
-    assert (stats.oldest_id, stats.newest_id, stats.buffer_size) == ("ep-2", "ep-3", 2)
+    assert (stats.oldest_id, stats.newest_id, stats.buffer_size) == (ids[1], ids[2], 2)
     assert stats.oldest_at is not None and stats.newest_at >= stats.oldest_at  # type: ignore[operator]
 
 

@@ -123,3 +123,45 @@ def test_query_tokens_are_off_on_cloud_run_unless_asked_for() -> None:
     forced = {"K_SERVICE": "s", "WEBAPP_TOKEN_KEYS": keys, "WEBAPP_QUERY_TOKENS": "true"}
     assert Config.from_env(forced).access.query_tokens
     assert not Config.from_env({"WEBAPP_QUERY_TOKENS": "false"}).access.query_tokens
+
+
+def test_typed_topics_keep_messages_for_at_least_the_replay_window() -> None:
+    """The warm-up seeks back WEBAPP_REPLAY_WINDOW_MINUTES: Terraform's retention must cover it."""
+    from tests.terraform.hcl import load
+
+    config = load()
+    typed = config.resource("google_pubsub_topic", "typed")
+    assert typed["message_retention_duration"] == "${var.typed_topic_retention}"
+    retention = config.variable_default("typed_topic_retention")
+    assert retention.endswith("s") and int(retention[:-1]) >= Config().replay_window_minutes * 60
+
+
+def test_data_contract_settings_from_the_environment() -> None:
+    config = Config.from_env(
+        {
+            "SSE_REORDER_MS": "250",
+            "WEBAPP_REPLAY_WINDOW_MINUTES": "0",
+            "WEBAPP_WARMUP_QUIET_SECONDS": "2.5",
+        }
+    )
+    assert (config.reorder_ms, config.replay_window_minutes) == (250, 0)
+    assert config.warmup_quiet_seconds == 2.5
+    defaults = Config.from_env({})
+    assert (defaults.reorder_ms, defaults.replay_window_minutes) == (100, 30)
+    with pytest.raises(ConfigError, match="SSE_REORDER_MS"):
+        Config.from_env({"SSE_REORDER_MS": "-1"})
+
+
+def test_reference_window_from_the_environment() -> None:
+    assert Config.from_env({}).reference_window_hours == 24
+    assert Config.from_env({"WEBAPP_REFERENCE_WINDOW_HOURS": "6"}).reference_window_hours == 6
+    with pytest.raises(ConfigError, match="WEBAPP_REFERENCE_WINDOW_HOURS"):
+        Config.from_env({"WEBAPP_REFERENCE_WINDOW_HOURS": "x"})
+
+
+def test_reference_topic_keeps_the_reference_window() -> None:
+    from tests.terraform.hcl import load
+
+    config = load()
+    retention = config.variable_default("reference_topic_retention")
+    assert int(retention[:-1]) >= Config().reference_window_hours * 3600

@@ -3,12 +3,12 @@ from __future__ import annotations
 import pytest
 
 from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, product_status
-from webapp.events import Event, parse_message
+from webapp.events import Event, make_event, parse_message
 from webapp.filters import STREAMS, EventFilter, FilterError
 
 
 def _event(message: tuple[bytes, dict[str, str], str]) -> Event:
-    return Event.number(parse_message(*message), "ep", 1)
+    return make_event(parse_message(*message), 1)
 
 
 def test_no_parameters_match_everything() -> None:
@@ -62,3 +62,24 @@ def test_filters_are_hashable_for_the_dispatcher_cache() -> None:
     a = EventFilter.from_query({"types": ["pool-total"]})
     b = EventFilter.from_query({"types": ["pool-total"]})
     assert hash(a) == hash(b) and a == b
+
+
+def _named_pool(context: dict) -> Event:
+    return make_event(parse_message(*pool_total("1")), 1, context)
+
+
+def test_a_race_selects_its_pools_through_the_reference_data() -> None:
+    race = EventFilter.from_query({"event_id": [f"OTHER,{EVENT}"]})
+    assert race.matches(_named_pool({"event_id": EVENT}))
+    assert race.matches(_named_pool({"event_id": "LEG1", "event_ids": ["LEG1", EVENT]}))
+    assert race.matches(_event(event_status("OFF")))
+    assert not race.matches(_event(pool_total("1")))  # race not known yet: not this race's
+
+
+def test_venue_and_bet_type_select_several_values_from_the_reference_data() -> None:
+    f = EventFilter.from_query({"venue": ["newcastle", "Ascot"], "bet_type": ["win,place"]})
+    assert f.venues == {"newcastle", "ascot"} and f.bet_types == {"WIN", "PLACE"}
+    assert f.matches(_named_pool({"venue": "Newcastle", "bet_type": "WIN"}))
+    assert not f.matches(_named_pool({"venue": "Newcastle", "bet_type": "EXACTA"}))
+    assert not f.matches(_named_pool({"venue": "Kempton", "bet_type": "WIN"}))
+    assert not f.matches(_event(pool_total("1")))

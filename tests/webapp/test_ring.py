@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests.webapp.messages import pool_total
-from webapp.events import Event, parse_message
+from webapp.events import make_event, parse_message
 from webapp.ring import RingBuffer
 
 _INCOMING = parse_message(*pool_total("1"))
@@ -11,7 +11,7 @@ _INCOMING = parse_message(*pool_total("1"))
 
 def _events(ring: RingBuffer, n: int) -> None:
     for _ in range(n):
-        ring.append(Event.number(_INCOMING, "ep", ring.head + 1))
+        ring.append(make_event(_INCOMING, ring.head + 1))
 
 
 def test_empty_ring() -> None:
@@ -39,6 +39,6 @@ def test_after_honours_a_limit() -> None:
 def test_out_of_order_appends_are_refused() -> None:
     ring = RingBuffer(3)
     with pytest.raises(ValueError, match="in order"):
-        ring.append(Event.number(_INCOMING, "ep", 2))
+        ring.append(make_event(_INCOMING, 2))
     with pytest.raises(ValueError, match="at least 1"):
         RingBuffer(0)

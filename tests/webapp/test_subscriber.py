@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
 
-from contract import catalog
-from devstack.provision import ensure_topics
+from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
-from tests.webapp.messages import event_status, pool_total
+from tests.webapp.messages import WEBAPP_TOPICS, event_status, pool_total, reference
 from tests.webapp.servers import poll
 from webapp.bus import EventBus
 from webapp.filters import EventFilter
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.emulator
 def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
     """A fresh topic namespace per test (the emulator is shared by the session)."""
     name = f"t{uuid.uuid4().hex[:8]}-"
-    ensure_topics(project, [f"{name}{t.name}" for t in catalog.TOPICS])
+    ensure_topics(project, [f"{name}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION)
     return name
 
 
@@ -89,7 +89,9 @@ def test_missing_topics_are_retried_until_they_exist(
     try:
         assert poll(lambda: all(s.state == "retrying" for s in subscriber.states))
         assert "NotFound" in (subscriber.states[0].last_error or "")
-        ensure_topics(project, [f"{prefix}{t.name}" for t in catalog.TOPICS])
+        ensure_topics(
+            project, [f"{prefix}{t}" for t in WEBAPP_TOPICS], retention=WEBAPP_TOPIC_RETENTION
+        )
         assert poll(lambda: subscriber.ready)
     finally:
         subscriber.close()
@@ -109,5 +111,33 @@ def test_a_subscription_lost_while_running_is_recreated(project: str, prefix: st
         assert poll(lambda: state.state == "active" and subscriber.ready), state.as_dict()
         _publish(project, prefix, pool_total("3"))
         assert poll(lambda: bus.stats().events_in == 1)
+    finally:
+        subscriber.close()
+
+
+def test_a_new_instance_replays_its_window_in_order_before_it_is_ready(
+    project: str, prefix: str
+) -> None:
+    """Seek to a time on a topic with retention (measured: the emulator supports it)."""
+    published = [pool_total(str(i), received_at=f"2026-11-26T14:03:0{i}.000Z") for i in range(5)]
+    for message in reversed(published):  # published newest first: released oldest first
+        _publish(project, prefix, message)
+    _publish(project, prefix, reference("event", "RACE-1", {"venue": "Ascot"}))
+    bus = EventBus(warming=True)
+    subscriber = TopicSubscriber(
+        bus, project, prefix=prefix, replay_window=600, warmup_quiet=0.5, max_backoff=1.0
+    )
+    subscriber.start()
+    try:
+        assert poll(lambda: subscriber.ready)
+        client = bus.connect(EventFilter(), after=0)
+        events = client.take()
+        pools = [e for e in events if e.stream == "pool-total"]
+        assert [json.loads(e.body)["data"]["gross_amounts"][0]["amount"] for e in pools] == [
+            str(i) for i in range(5)
+        ]
+        assert bus.reference.get("event", "RACE-1") is not None
+        assert subscriber.seek_failures == 0
+        assert bus.history_from_ms < int(subscriber.started_at * 1000) - 590_000
     finally:
         subscriber.close()

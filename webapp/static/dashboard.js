@@ -1,4 +1,6 @@
-/* Tote Live dashboard: one EventSource, plain DOM updates, an SVG sparkline per pool.
+/* Tote Live dashboard: GET /state on load, then one EventSource, plain DOM updates, an SVG
+ * sparkline per pool.  Everything is named from the reference data (each event's `context` and
+ * the `reference` events), falling back to short ids.
  * Stream names come from the page (rendered from the message catalog).  The access token, if
  * the server requires one, is read from the URL fragment (#token=...), which browsers never
  * send to servers, and traded for an HttpOnly cookie (POST /session, see login()).
@@ -11,6 +13,8 @@
   const MAX_FEED = 60;
   const products = new Map();
   const races = new Map();
+  /** Reference data by kind and id: {event: Map, product: Map, selection: Map, competitor: Map}. */
+  const refs = { event: new Map(), product: new Map(), selection: new Map(), competitor: new Map() };
   let eventCount = 0;
 
   const $ = (id) => document.getElementById(id);
@@ -48,6 +52,40 @@
     };
   }
 
+  const LONDON = new Intl.DateTimeFormat("en-GB", { timeZone: "Europe/London", hour: "2-digit", minute: "2-digit", hour12: false });
+  /** "14:30": a UTC start time on the Europe/London clock. */
+  const londonTime = (iso) => {
+    const d = iso ? new Date(iso) : null;
+    return d && !isNaN(d) ? LONDON.format(d) : "";
+  };
+  const refValues = (kind, id) => (id && refs[kind].get(kind === "product" || kind === "selection" ? String(id).toLowerCase() : id)) || null;
+  /** "Newcastle 14:30" for a race, from its reference (or the slug when none is known). */
+  function raceLabel(eventId) {
+    const ev = refValues("event", eventId);
+    if (ev && (ev.venue || ev.scheduled_start)) return [ev.venue, londonTime(ev.scheduled_start)].filter(Boolean).join(" ");
+    const info = parseEvent(eventId);
+    return info.when ? `${info.course} ${info.when.split(" ·")[0]}` : info.course;
+  }
+  /** "Newcastle 14:30 · WIN" for a pool; its short id until its reference arrives. */
+  function poolLabel(productId) {
+    const pr = refValues("product", productId);
+    if (!pr) return shortId(productId);
+    const race = pr.event_id || (pr.event_ids || [])[0];
+    const where = race ? raceLabel(race) : "";
+    return [where, pr.bet_type || pr.name].filter(Boolean).join(" · ") || shortId(productId);
+  }
+  const selectionName = (id) => (refValues("selection", id) || {}).name || shortId(id);
+  const competitorName = (id, eventId) => (refValues("competitor", id) || {}).name || runnerName(id, eventId);
+
+  /** Remember what a message's context says (names arrive with the events themselves too). */
+  function learn(ctx) {
+    if (!ctx) return;
+    if (ctx.event_id && (ctx.venue || ctx.scheduled_start || ctx.event_name)) {
+      const known = refValues("event", ctx.event_id) || {};
+      refs.event.set(ctx.event_id, { venue: ctx.venue, scheduled_start: ctx.scheduled_start, name: ctx.event_name, ...known });
+    }
+  }
+
   function money(amount, currency) {
     if (amount === undefined || amount === null || amount === "") return "—";
     const value = Number(amount);
@@ -74,7 +112,10 @@
   };
 
   // ---- pools -------------------------------------------------------------------------------
-  function product(id) {
+  function product(id, msg) {
+    if (msg && msg.context && msg.context.bet_type && !refValues("product", id)) {
+      refs.product.set(String(id).toLowerCase(), { bet_type: msg.context.bet_type, event_id: msg.context.event_id, name: msg.context.product_name });
+    }
     let p = products.get(id);
     if (p) return p;
     $("pools-empty")?.remove();
@@ -89,7 +130,7 @@
       </svg>
       <div class="pool-foot"></div>
       <div class="dividends" hidden></div>`;
-    card.querySelector(".pool-id").textContent = shortId(id);
+    card.querySelector(".pool-id").textContent = poolLabel(id);
     card.querySelector(".pool-status").append(pill(""));
     $("pools").append(card);
     p = { id, card, history: [], status: "", selections: new Map(), finalized: false };
@@ -142,7 +183,7 @@
   const stamp = (msg) => Date.parse(msg.received_at) || Date.now();
 
   function onPoolTotal(d, msg) {
-    const p = product(d.product_id);
+    const p = product(d.product_id, msg);
     const gross = (d.gross_amounts || [])[0] || {};
     const net = (d.net_amounts || [])[0] || {};
     const at = stamp(msg);
@@ -163,41 +204,42 @@
     }
     renderFoot(p);
     flash(p.card);
-    return `${shortId(d.product_id)} gross ${money(gross.amount, gross.currency)}`;
+    return `${poolLabel(d.product_id)} gross ${money(gross.amount, gross.currency)}`;
   }
 
   function onProductStatus(d, msg) {
-    const p = product(d.product_id);
+    const p = product(d.product_id, msg);
     const at = stamp(msg);
-    if (p.statusAt > at) return `${shortId(d.product_id)} was ${d.status} (superseded)`;
+    if (p.statusAt > at) return `${poolLabel(d.product_id)} was ${d.status} (superseded)`;
     p.statusAt = at;
     p.status = d.status;
     p.card.querySelector(".pool-status").replaceChildren(pill(d.status));
     flash(p.card);
-    return `${shortId(d.product_id)} is ${d.status}`;
+    return `${poolLabel(d.product_id)} is ${d.status}`;
   }
 
-  function onSelectionStatus(d) {
-    const p = product(d.product_id);
+  function onSelectionStatus(d, msg) {
+    const p = product(d.product_id, msg);
     p.selections.set(d.selection_id, d.status || "UNKNOWN");
     renderFoot(p);
-    return `selection ${shortId(d.selection_id)} ${d.status} (${shortId(d.product_id)})`;
+    const name = (msg.context && msg.context.selection_name) || selectionName(d.selection_id);
+    return `${name} ${d.status} (${poolLabel(d.product_id)})`;
   }
 
-  function onDividend(d) {
-    const p = product(d.product_id);
+  function onDividend(d, msg) {
+    const p = product(d.product_id, msg);
     const box = p.card.querySelector(".dividends");
     box.replaceChildren();
     for (const div of d.dividends || []) {
       const row = el("div");
       const label = [div.name, div.type, div.status].filter(Boolean).join(" · ") || "dividend";
-      const sel = (div.selection_ids || []).map(shortId).join(", ");
+      const sel = (div.selection_ids || []).map(selectionName).join(", ");
       row.append(el("span", "", sel ? `${label} (${sel})` : label), el("b", "", money(div.amount, div.currency)));
       box.append(row);
     }
     box.hidden = !box.children.length;
     flash(p.card);
-    return `${shortId(d.product_id)} dividends: ${(d.dividends || []).length}`;
+    return `${poolLabel(d.product_id)} dividends: ${(d.dividends || []).length}`;
   }
 
   // ---- races -------------------------------------------------------------------------------
@@ -209,20 +251,29 @@
     const card = el("article", "race");
     card.dataset.eventId = id;
     card.innerHTML = `<div class="race-top"><div><div class="race-title"></div><div class="race-sub"></div></div><span class="race-status"></span></div><ul class="results"></ul>`;
-    card.querySelector(".race-title").textContent = info.course;
-    card.querySelector(".race-sub").textContent = [info.when, info.sport, info.country].filter(Boolean).join(" · ");
     card.title = id;
     $("races").prepend(card);
     r = { id, card, info, competitors: new Map() };
     races.set(id, r);
+    nameRace(r);
     $("meter-races").textContent = races.size;
     return r;
+  }
+
+  /** Title "Newcastle 14:30", subtitle the race name (or date, sport, country) and non-runners. */
+  function nameRace(r) {
+    const ev = refValues("event", r.id);
+    const out = [...r.competitors.values()].filter((s) => statusClass(s) === "bad").length;
+    r.card.querySelector(".race-title").textContent = raceLabel(r.id);
+    const sub = ev && ev.name ? [ev.name, ev.country] : [r.info.when.split(" · ")[1], r.info.sport, r.info.country];
+    r.card.querySelector(".race-sub").textContent =
+      [...sub, out ? `${out} non-runner${out > 1 ? "s" : ""}` : ""].filter(Boolean).join(" · ");
   }
 
   function onEventStatus(d) {
     const r = race(d.event_id);
     r.card.querySelector(".race-status").replaceChildren(pill(d.status));
-    return `${r.info.course} ${r.info.when.split(" ·")[0]} ${d.status}`;
+    return `${raceLabel(d.event_id)} ${d.status}`;
   }
 
   function onEventResult(d) {
@@ -233,19 +284,45 @@
     const rows = [...(d.competitor_results || [])].sort((a, b) => Number(a.finishing_position) - Number(b.finishing_position));
     for (const c of rows.slice(0, 6)) {
       const li = el("li");
-      li.append(el("b", "", c.finishing_position || "?"), document.createTextNode(runnerName(c.competitor_id, d.event_id)));
+      li.dataset.competitorId = c.competitor_id || "";
+      li.append(el("b", "", c.finishing_position || "?"), el("span", "runner", competitorName(c.competitor_id, d.event_id)));
       list.append(li);
     }
-    return `${r.info.course} result ${d.result_status || ""}`.trim();
+    return `${raceLabel(d.event_id)} result ${d.result_status || ""}`.trim();
   }
 
-  function onCompetitorStatus(d) {
+  function onCompetitorStatus(d, msg) {
     const r = race(d.event_id);
     r.competitors.set(d.competitor_id, d.status);
-    const out = [...r.competitors.values()].filter((s) => statusClass(s) === "bad").length;
-    r.card.querySelector(".race-sub").textContent =
-      [r.info.when, r.info.sport, r.info.country, out ? `${out} non-runner${out > 1 ? "s" : ""}` : ""].filter(Boolean).join(" · ");
-    return `${r.info.course}: ${runnerName(d.competitor_id, d.event_id)} ${d.status}`;
+    nameRace(r);
+    const name = (msg.context && msg.context.competitor_name) || competitorName(d.competitor_id, d.event_id);
+    return `${raceLabel(d.event_id)}: ${name} ${d.status}`;
+  }
+
+  /** A reference entity: remember it and re-name whatever it names. */
+  function onReference(msg) {
+    const kind = msg.kind;
+    if (!refs[kind] || !msg.id) return null;
+    const id = kind === "product" || kind === "selection" ? String(msg.id).toLowerCase() : msg.id;
+    const known = refs[kind].get(id);
+    if (known && known._asOf > Date.parse(msg.as_of)) return null; // older than what we have
+    refs[kind].set(id, { ...msg.values, _asOf: Date.parse(msg.as_of) || 0 });
+    if (kind === "event") {
+      const r = races.get(id);
+      if (r) nameRace(r);
+      for (const [pid, p] of products) {
+        const pr = refValues("product", pid);
+        if (pr && (pr.event_id === id || (pr.event_ids || []).includes(id))) p.card.querySelector(".pool-id").textContent = poolLabel(pid);
+      }
+    } else if (kind === "product") {
+      const p = products.get(id) || products.get(msg.id);
+      if (p) p.card.querySelector(".pool-id").textContent = poolLabel(p.id);
+    } else if (kind === "competitor") {
+      for (const li of document.querySelectorAll(".results li")) {
+        if (li.dataset.competitorId === id) li.querySelector(".runner").textContent = msg.values.name || li.querySelector(".runner").textContent;
+      }
+    }
+    return null;
   }
 
   const onBet = (d, msg) => `${msg.message_type.replace(/^Bet/, "bet ")} ${shortId(d.bet_id)} ${d.status || d.reason || ""}`.trim();
@@ -282,11 +359,12 @@
     box.hidden = false;
   }
 
-  function handle(stream, event) {
-    let msg;
-    try {
-      msg = JSON.parse(event.data);
-    } catch (_) {
+  /** One message (from /state or the stream): update the board, the meters and the feed. */
+  function apply(stream, msg, id) {
+    if (!msg || typeof msg !== "object") return;
+    learn(msg.context);
+    if (stream === "reference") {
+      onReference(msg);
       return;
     }
     const d = msg.data || {};
@@ -299,18 +377,29 @@
     }
     eventCount += 1;
     $("meter-events").textContent = eventCount.toLocaleString("en-GB");
-    $("last-id").textContent = event.lastEventId || "—";
+    if (id) $("last-id").textContent = id;
     feed(stream, text, msg.received_at);
   }
 
-  // The first stream of a page asks for the whole replay buffer (id "<instance>-0"), so the
-  // dashboard opens showing the current state instead of waiting for the next updates; later
-  // reconnects resume from the last id the browser saw (EventSource sends it by itself).
-  let openingReplay = true;
+  function handle(stream, event) {
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch (_) {
+      return;
+    }
+    apply(stream, msg, event.lastEventId);
+  }
+
+  // On load (and after a gap) the page draws the present from GET /state, then follows the
+  // stream from the snapshot's last_event_id: no gap, no duplicate, on whichever instance the
+  // request lands.  Later reconnects resume from the last id the browser saw (EventSource
+  // sends it by itself).
+  let source = null;
 
   // A token in the fragment (#token=...) is traded once for an HttpOnly cookie (POST /session)
-  // and dropped from the address bar: EventSource then sends the cookie by itself, and the
-  // token never appears in a URL the server (or Cloud Run's request log) sees.
+  // and dropped from the address bar: fetch and EventSource then send the cookie by themselves,
+  // and the token never appears in a URL the server (or Cloud Run's request log) sees.
   function login() {
     const token = new URLSearchParams(location.hash.slice(1)).get("token");
     if (!token) return Promise.resolve();
@@ -326,23 +415,39 @@
       .catch(() => null);
   }
 
+  /** The page's own selectors (/?event_id=...&venue=...&bet_type=...) apply to /state and /events. */
+  function selectors() {
+    const page = new URLSearchParams(location.search);
+    const out = new URLSearchParams();
+    for (const key of ["types", "product_id", "event_id", "venue", "bet_type"]) {
+      for (const value of page.getAll(key)) out.append(key, value);
+    }
+    return out;
+  }
+
   function connect() {
+    const filters = selectors();
+    const query = filters.toString() ? `?${filters}` : "";
     login()
-      .then(() => fetch("/status", { credentials: "same-origin" }))
-      .then((r) => (r.ok ? r.json() : null))
-      .catch(() => null)
-      .then((status) => {
-        const params = new URLSearchParams();
-        if (status && status.instance) {
-          $("instance").textContent = status.instance;
-          params.set("last_event_id", `${status.instance}-0`);
-        }
-        open("/events" + (params.toString() ? `?${params}` : ""));
+      .then(() => fetch("/state" + query, { credentials: "same-origin" }))
+      .then((r) => (r.ok ? r.json() : Promise.reject(new Error(`/state: HTTP ${r.status}`))))
+      .then((state) => {
+        $("instance").textContent = state.instance || "—";
+        const refsFirst = [...state.items].sort((a, b) => (a.stream === "reference" ? 0 : 1) - (b.stream === "reference" ? 0 : 1));
+        for (const item of refsFirst) apply(item.stream, item.data, item.id);
+        filters.set("last_event_id", state.last_event_id);
+        open("/events?" + filters);
+      })
+      .catch((err) => {
+        console.warn("cannot load the state, retrying", err);
+        setConnection("connecting", "Loading…");
+        setTimeout(connect, 2000); // e.g. 503 while the instance warms up
       });
   }
 
   function open(url) {
-    const source = new EventSource(url);
+    if (source) source.close();
+    source = new EventSource(url);
     source.onopen = () => setConnection("live", "Live");
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) {
@@ -352,18 +457,15 @@
         setConnection("connecting", "Reconnecting…");
       }
     };
-    for (const stream of STREAMS) {
-      source.addEventListener(stream, (e) => {
-        openingReplay = false;
-        handle(stream, e);
-      });
+    for (const stream of [...STREAMS, "reference"]) {
+      source.addEventListener(stream, (e) => handle(stream, e));
     }
     source.addEventListener("replay-gap", (e) => {
       const gap = JSON.parse(e.data);
-      if (openingReplay && gap.reason === "expired") return; // history older than the buffer
       notice(gap.missed
-        ? `Missed ${gap.missed} updates while disconnected; figures refresh as new events arrive.`
-        : "Reconnected to a different server instance: figures refresh as new events arrive.");
+        ? `Missed ${gap.missed} updates while disconnected: reloading the current state.`
+        : "Some updates could not be replayed: reloading the current state.");
+      connect(); // the present from /state, then the stream from there
     });
   }
 
