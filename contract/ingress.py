@@ -100,32 +100,80 @@ def new_id() -> str:
 
 
 def format_timestamp(when: datetime) -> str:
-    """RFC 3339 UTC with milliseconds and a ``Z``, the contract's timestamp form."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    """RFC 3339 UTC with milliseconds and a ``Z``, the contract's timestamp form.
+
+    Formatted by hand, not with ``strftime``: glibc's ``%Y`` drops leading zeros (year 1 → ``1``),
+    which is not RFC 3339 and which BigQuery refuses.
+    """
+    t = when.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}."
+        f"{t.microsecond // 1000:03d}Z"
+    )
+
+
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})",
+    re.ASCII,
+)
+"""RFC 3339's shape with ASCII digits only (``\\d`` also matches Arabic-Indic or fullwidth digits)."""
 
 
 def parse_timestamp(text: str) -> datetime:
     """Parse an RFC 3339 timestamp (``Z`` or offset) into an aware UTC datetime.
 
+    The shape is checked first (ASCII digits, a zone), then the calendar (``datetime`` refuses
+    February 30, month 13 and hour 25), so only instants BigQuery's TIMESTAMP accepts get through.
     Raises ``ValueError`` with the offending text when it is not one.
     """
+    if not isinstance(text, str) or not _RFC3339.fullmatch(text):
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    iso = text[:-1] + "+00:00" if text[-1] in "Zz" else text
+    dot = iso.find(".")
+    if dot != -1:  # fromisoformat takes at most microseconds; RFC 3339 allows more digits
+        end = dot + 1
+        while end < len(iso) and iso[end].isdigit():
+            end += 1
+        iso = iso[: min(end, dot + 7)] + iso[end:]
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except (ValueError, AttributeError) as exc:
-        raise ValueError(f"not an RFC 3339 timestamp: {text!r}") from exc
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp has no time zone: {text!r}")
-    return parsed.astimezone(UTC)
+        parsed = datetime.fromisoformat(iso).astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # not a calendar instant / outside years 1-9999
+        raise ValueError(f"not a valid instant: {text!r} ({exc})") from None
+    return parsed
 
 
-_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+_CANONICAL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z", re.ASCII
+)
 
 
 def canonical_timestamp(text: str) -> str:
-    """``text`` in the contract's form (fast path: it already is); ``ValueError`` if invalid."""
-    if _CANONICAL.fullmatch(text):
+    """``text`` in the contract's form; ``ValueError`` if it is not a real RFC 3339 instant.
+
+    Fast path: text already in the contract's shape is returned as is once its calendar fields
+    are checked (the shape alone let ``2026-02-30T10:00:00.000Z`` through, which BigQuery then
+    refused for the raw, typed and dead-letter rows alike).  Frames arrive with a handful of
+    distinct dates, so a date is checked against the calendar once and remembered; the time
+    fields are two ASCII digits each (the regex says so) and compare as strings.
+    """
+    if isinstance(text, str) and _CANONICAL.fullmatch(text):
+        date = text[:10]
+        if date not in _VALID_DATES:
+            try:
+                datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]))
+            except ValueError as exc:
+                raise ValueError(f"not a valid instant: {text!r} ({exc})") from None
+            if len(_VALID_DATES) >= 4096:
+                _VALID_DATES.clear()
+            _VALID_DATES.add(date)
+        if text[11:13] > "23" or text[14:16] > "59" or text[17:19] > "59":
+            raise ValueError(f"not a valid instant: {text!r} (time out of range)")
         return text
     return format_timestamp(parse_timestamp(text))
+
+
+_VALID_DATES: set[str] = set()
+"""Dates (``YYYY-MM-DD``) already found on the calendar (bounded: cleared at 4,096)."""
 
 
 def ingress_attributes(

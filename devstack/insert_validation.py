@@ -99,6 +99,8 @@ def scalar_problem(bq_type: str, value: Any) -> str | None:
         return None if isinstance(value, bool) else f"expected BOOL, got {kind}"
     if bq_type in ("INT64", "INTEGER"):
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not -(2**63) <= value < 2**63:
+            return f"{value} is out of INT64 range"
         return None if ok else f"expected INT64, got {kind}"
     if bq_type in ("FLOAT", "FLOAT64"):
         ok = isinstance(value, int | float) and not isinstance(value, bool)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from contract import ingress
-from pipeline import dedup, query_pages
+from pipeline import dedup, query_pages, records
 from pipeline.envelope import FrameError, parse_envelope
 from pipeline.normalize import ValidationError, normalize
 from pipeline.records import DeadLetter, Frame, TypedEvent, canonical_json
@@ -60,14 +60,50 @@ def process_frame(
     frame can still be stored and deduplicated; the contract violation is dead-lettered.
     ``now`` (a datetime or an already formatted timestamp) is the ingestion time; callers that
     process many frames at once pass one value for all of them.
+
+    Never raises: everything done per frame (attributes, parsing, keys, fingerprints) is inside
+    one boundary, because an exception here would be retried forever by Dataflow (a poison pill
+    that holds back the frames bundled with it).  A bug becomes an ``internal`` dead letter.
     """
-    attrs = dict(attributes or {})
     if isinstance(now, str):
         ingested_at = now
     else:
         ingested_at = ingress.format_timestamp(now or datetime.now(UTC))
-    frame_id = attrs.get(ingress.ATTR_FRAME_ID) or f"pubsub-{message_id or ingress.new_id()}"
-    fallback_time = ingress.format_timestamp(publish_time) if publish_time else ingested_at
+    data = data if isinstance(data, bytes) else bytes(data or b"")
+    attrs: dict[str, str] = {}
+    frame_id: str | None = None
+    received_at = ingested_at
+    try:
+        attrs = dict(attributes or {})  # Pub/Sub: str → str (anything else ends as internal)
+        frame_id = attrs.get(ingress.ATTR_FRAME_ID) or f"pubsub-{message_id or ingress.new_id()}"
+        if publish_time is not None:
+            received_at = ingress.format_timestamp(publish_time)
+        return _process(data, attrs, frame_id, received_at, ingested_at)
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: keep the frame and its trace
+        if attrs:
+            attrs = records.bounded_attributes(attrs)
+        frame_id = frame_id or f"pubsub-{message_id or ingress.new_id()}"
+        return _dead(
+            data,
+            attrs,
+            records.cut_utf8(frame_id, records.MAX_ATTRIBUTE_VALUE_BYTES),
+            received_at,
+            ingested_at,
+            "internal",
+            f"{type(exc).__name__}: {exc}",
+            trace=traceback.format_exc(),
+        )
+
+
+def _process(
+    data: bytes, attrs: dict[str, str], frame_id: str, fallback_time: str, ingested_at: str
+) -> Frame:
+    """:func:`process_frame` without the boundary: may raise only on a bug."""
+    problem = records.attribute_problem(attrs)
+    if problem is not None:  # only the emulator lets these through; keep the rows bounded
+        attrs = records.bounded_attributes(attrs)
+        frame_id = attrs.get(ingress.ATTR_FRAME_ID) or frame_id
+        return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", problem)
     raw_received = attrs.get(ingress.ATTR_RECEIVED_AT)
     try:
         received_at = ingress.canonical_timestamp(raw_received) if raw_received else fallback_time
@@ -111,13 +147,11 @@ def process_frame(
                 ingested_at=ingested_at,
             )
         values = normalize(spec, envelope.message)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter with its trace
+    except (FrameError, ValidationError) as exc:
         if isinstance(exc, FrameError):
             stage, reason = exc.stage, exc.reason
-        elif isinstance(exc, ValidationError):
+        else:
             stage, reason = "validate", str(exc)
-        else:  # a bug, not bad input: keep the frame and the trace all the same
-            stage, reason = "internal", f"{type(exc).__name__}: {exc}"
         return _dead(
             data,
             attrs,

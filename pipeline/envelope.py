@@ -26,7 +26,7 @@ import orjson
 from contract import catalog
 from contract.catalog import MessageType
 
-__all__ = ["Envelope", "FrameError", "classify", "parse_envelope"]
+__all__ = ["MAX_NESTING", "Envelope", "FrameError", "classify", "nesting_depth", "parse_envelope"]
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
 _DATA_FRAME_TYPES = frozenset(("data", "next"))
@@ -53,13 +53,46 @@ class Envelope:
     partial_errors: tuple[str, ...] = ()
 
 
+MAX_NESTING = 64
+"""Deepest nesting of objects/arrays a frame may have (Tote's messages are under 10 levels).
+
+Deeper frames are refused at parse: the standard library's decoder (which re-reads the message
+with Decimals), ``pickle`` (Beam's coder) and ``orjson.dumps`` (255 levels) all recurse, so a
+frame nested ~1,000 deep used to end as an ``internal`` ``RecursionError``."""
+
+
 def _loads(data: bytes) -> Any:
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         if isinstance(exc.__cause__, UnicodeDecodeError) or "utf-8" in str(exc).lower():
             raise FrameError("parse", f"frame is not UTF-8: {exc}") from exc
         raise FrameError("parse", f"frame is not JSON: {exc}") from exc
+    # Counting brackets is C-speed; only a frame that could be too deep is walked.
+    if data.count(b"{") + data.count(b"[") > MAX_NESTING and nesting_depth(value) > MAX_NESTING:
+        raise FrameError("parse", f"frame is nested deeper than {MAX_NESTING} levels")
+    return value
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply objects and arrays nest in a parsed JSON value (a scalar is 0), iteratively."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        depth += 1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_NESTING:  # enough to refuse it: stop walking
+                return deepest
+        stack.extend((child, depth) for child in children)
+    return deepest
 
 
 _WS = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
@@ -96,7 +129,8 @@ def _error_messages(errors: Any) -> list[str]:
     for err in errors:
         if isinstance(err, dict):
             msg = str(err.get("message", err))
-            code = (err.get("extensions") or {}).get("code") if isinstance(err, dict) else None
+            extensions = err.get("extensions")
+            code = extensions.get("code") if isinstance(extensions, dict) else None
             out.append(f"{msg} [{code}]" if code else msg)
         else:
             out.append(str(err))
@@ -126,6 +160,8 @@ def parse_envelope(data: bytes, subscription: str | None = None) -> Envelope:
     if not isinstance(frame, dict):
         raise FrameError("parse", f"frame is JSON {type(frame).__name__}, not an object")
     frame_type = frame.get("type")
+    if not isinstance(frame_type, str):  # a list or an object is unhashable: say so, do not crash
+        raise FrameError("parse", f"not a data frame: type is a {type(frame_type).__name__}")
     op_id = frame.get("id")
     op_id = str(op_id) if op_id is not None else None
     payload = frame.get("payload")

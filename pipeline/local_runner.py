@@ -19,7 +19,11 @@ Third, its Pub/Sub reader pulls at most 10 messages per bundle and holds an empt
 :data:`PULL_MAX_MESSAGES` per bundle (so every later step pays its per-bundle overhead ten times
 less often) and waits at most :data:`PULL_TIMEOUT_S` on an empty subscription.  The direct
 runner acknowledges what it pulls at once either way (frames in flight are lost if the local
-pipeline process dies; Dataflow acknowledges only after the results are durable).
+pipeline process dies; Dataflow acknowledges only after the results are durable).  Against the
+emulator the Pub/Sub client opens its gRPC channel without its usual options, so a pull response
+over gRPC's default 4 MiB receive limit failed with ``RESOURCE_EXHAUSTED`` and was redelivered
+forever, holding back every frame pulled with it; pulls here go through a channel without that
+limit (:data:`UNLIMITED_CHANNEL_OPTIONS`), so an oversized frame reaches its dead letter.
 
 These are patches of Beam internals, so they are guarded: :func:`install` checks that the
 installed Beam is the release they were written for (:data:`BEAM_VERSION_PREFIX`) and that every
@@ -44,6 +48,7 @@ __all__ = [
     "BEAM_VERSION_PREFIX",
     "PULL_MAX_MESSAGES",
     "PULL_TIMEOUT_S",
+    "UNLIMITED_CHANNEL_OPTIONS",
     "BeamPatchError",
     "install",
     "is_installed",
@@ -56,6 +61,11 @@ BEAM_VERSION_PREFIX = "2.77."
 
 PULL_MAX_MESSAGES = 100
 PULL_TIMEOUT_S = 1.0
+UNLIMITED_CHANNEL_OPTIONS = (
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+)
+"""What the Pub/Sub client sets on its own channels, except on the emulator's."""
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
@@ -259,26 +269,53 @@ def json_size(obj: Any) -> int:
         return len(repr(obj))
 
 
+def _emulator_pull() -> Any:
+    """``pull`` of a subscriber on the emulator without gRPC's 4 MiB receive limit, or ``None``."""
+    import os
+
+    host = os.environ.get("PUBSUB_EMULATOR_HOST")
+    if not host:
+        return None
+    import grpc
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import pubsub_v1
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    channel = grpc.insecure_channel(host, options=list(UNLIMITED_CHANNEL_OPTIONS))
+    transport = SubscriberGrpcTransport(channel=channel, credentials=AnonymousCredentials())
+    return pubsub_v1.SubscriberClient(transport=transport).pull
+
+
 class _TunedPull:
-    """A subscriber client whose ``pull`` asks for more messages and waits less (see module doc).
+    """A subscriber client whose ``pull`` asks for more messages and waits less (see module doc),
+    through ``pull`` when given (the emulator's unlimited channel), else the client's own.
 
     A wrapper rather than a change to Beam's cached client, so :func:`uninstall` leaves no trace.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, pull: Callable[..., Any] | None = None) -> None:
         self._client = client
+        self._pull = pull if pull is not None else client.pull
 
     def pull(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["max_messages"] = max(kwargs.get("max_messages") or 0, PULL_MAX_MESSAGES)
         kwargs["timeout"] = min(kwargs.get("timeout") or PULL_TIMEOUT_S, PULL_TIMEOUT_S)
-        return self._client.pull(*args, **kwargs)
+        return self._pull(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
 
 def _tuned_subscriber_client(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """Beam's ``_get_subscriber_client`` returning a :class:`_TunedPull`, one per client and
+    installation (Beam asks once per bundle; the emulator channel is opened once)."""
+    tuned: dict[int, tuple[Any, _TunedPull]] = {}  # the client is kept, so its id stays unique
+
     def _get_subscriber_client(cls: Any, transform: Any) -> Any:
-        return _TunedPull(original(cls, transform))
+        client = original(cls, transform)
+        entry = tuned.get(id(client))
+        if entry is None or entry[0] is not client:
+            entry = tuned[id(client)] = (client, _TunedPull(client, _emulator_pull()))
+        return entry[1]
 
     return _get_subscriber_client

@@ -7,19 +7,32 @@ that says how to normalise it.  Keys are looked up in camelCase and, failing tha
 Money is exact: amounts arrive as ``Decimal`` (see ``pipeline.envelope``) or strings and leave as
 plain decimal strings (``"6645.4"``), which BigQuery NUMERIC accepts and JSON keeps exact.
 NUMERIC holds at most 9 decimal places, so more precise amounts are rounded half-even to 9.
+
+Types are strict where a wrong type means a wrong message: ids, slugs, statuses (enums) and
+currency codes must be JSON strings (GraphQL serialises ``ID`` and enums as strings; ``betId: 123``
+or ``productId: 1e29`` is a ``validate`` dead letter, not ``"123"``/``"1E+29"`` on a typed topic)
+of at most :data:`MAX_ID_CHARS` characters (ids become Pub/Sub attributes).  Lenient on purpose,
+and documented in ``docs/analyst.md``: money as a number or a numeric string, booleans as
+``true``/``false`` strings, free text and finishing positions as numbers.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from contract.catalog import Kind, MessageType
 
-__all__ = ["ValidationError", "decimal_text", "lookup", "normalize"]
+__all__ = ["MAX_ID_CHARS", "ValidationError", "decimal_text", "lookup", "normalize"]
 
 _NINE_PLACES = Decimal("1e-9")
 _NUMERIC_MAX = Decimal("1e29")
+_EXACT = Context(prec=60)
+"""NUMERIC has 38 significant digits; the default context's 28 would round while normalising."""
+
+MAX_ID_CHARS = 256
+"""Longest id, slug, status or currency code accepted (Tote's are under 40 characters); they
+become Pub/Sub attribute values, which real Pub/Sub caps at 1,024 bytes."""
 
 
 class ValidationError(ValueError):
@@ -89,20 +102,44 @@ def decimal_text(value: Any, what: str = "amount") -> str:
     if abs(number) >= _NUMERIC_MAX:
         raise _Invalid(f"{what}: {value!r} is out of NUMERIC range")
     if number.as_tuple().exponent < -9:  # type: ignore[operator]  # finite: an int exponent
-        number = number.quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN)
-    return format(number.normalize() if number == number.to_integral() else number, "f")
+        number = number.quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN, context=_EXACT)
+    if number == number.to_integral_value(context=_EXACT):
+        number = number.normalize(context=_EXACT)
+    return format(number, "f")
 
 
 def _text(value: Any, what: str) -> str:
-    if isinstance(value, str):
-        text = value.strip()
-    elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-        text = str(value)
-    else:
-        raise _Invalid(f"{what}: expected a string, got {type(value).__name__}")
+    """A non-empty string of at most :data:`MAX_ID_CHARS` (ids, slugs, statuses): no numbers."""
+    if not isinstance(value, str):
+        raise _Invalid(f"{what}: expected a string, got {_json_type(value)}")
+    text = value.strip()
     if not text:
         raise _Invalid(f"{what}: empty string")
+    if len(text) > MAX_ID_CHARS:
+        raise _Invalid(f"{what}: {len(text)} characters, more than {MAX_ID_CHARS}")
     return text
+
+
+def _free_text(value: Any, what: str) -> str:
+    """Free text: a string, or a number kept as its text (lenient: ``customerBetId: 42``)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    raise _Invalid(f"{what}: expected a string, got {_json_type(value)}")
+
+
+def _json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages a Tote engineer would recognise."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, Decimal, float)):
+        return "number"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return type(value).__name__
 
 
 def _bool(value: Any, what: str) -> bool:
@@ -168,16 +205,17 @@ def _dividends(value: Any, what: str) -> list[dict[str, Any]]:
         if amount is None and money is not None:
             amount = {"amount": decimal_text(money, f"{what}[{i}].amount"), "currency": None}
         selections: list[str] = []
-        for leg in _get(item, "legs") or []:
-            for sel in _get(leg, "selections") or []:
+        for j, leg in enumerate(_opt_list(_get(item, "legs"), f"{what}[{i}].legs")):
+            where = f"{what}[{i}].legs[{j}].selections"
+            for sel in _opt_list(_get(leg, "selections"), where):
                 sel_id = _get(sel, "id") or _get(sel, "selectionId")
                 if sel_id:
                     selections.append(_text(sel_id, f"{what}[{i}].selection").lower())
         out.append(
             {
-                "name": _opt_text(_get(dividend, "name")),
-                "type": _opt_enum(_get(dividend, "type")),
-                "status": _opt_enum(_get(dividend, "status")),
+                "name": _opt_text(_get(dividend, "name"), f"{what}[{i}].name"),
+                "type": _opt_enum(_get(dividend, "type"), f"{what}[{i}].type"),
+                "status": _opt_enum(_get(dividend, "status"), f"{what}[{i}].status"),
                 "amount": amount["amount"] if amount else None,
                 "currency": amount["currency"] if amount else None,
                 "selection_ids": selections,
@@ -196,22 +234,40 @@ def _results(value: Any, what: str) -> list[dict[str, Any]]:
         position = _get(item, "finishingPosition")
         if position is None:
             position = _get(item, "position")
+        competitor = _get(item, "competitorId") or _get(item, "id")
         out.append(
             {
-                "competitor_id": _opt_text(_get(item, "competitorId") or _get(item, "id")),
-                "finishing_position": None if position is None else str(position),
-                "status": _opt_enum(_get(item, "status")),
+                "competitor_id": _opt_text(competitor, f"{what}[{i}].competitorId"),
+                "finishing_position": _opt_position(position, f"{what}[{i}].finishingPosition"),
+                "status": _opt_enum(_get(item, "status"), f"{what}[{i}].status"),
             }
         )
     return out
 
 
-def _opt_text(value: Any) -> str | None:
-    return None if value is None else str(value).strip()
+def _opt_list(value: Any, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _Invalid(f"{what}: expected a list, got {_json_type(value)}")
+    return value
 
 
-def _opt_enum(value: Any) -> str | None:
-    return None if value is None else str(value).strip().upper()
+def _opt_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _opt_enum(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what).upper()
+
+
+def _opt_position(value: Any, what: str) -> str | None:
+    """A finishing position: an integer or a string (lenient: ``1`` and ``"1"`` alike)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return _text(value, what)
 
 
 def _money_field(field: str) -> Any:
@@ -225,7 +281,7 @@ def _money_field(field: str) -> Any:
 _CONVERTERS: dict[Kind | None, Any] = {
     Kind.ID: lambda value, what: _text(value, what).lower(),
     Kind.SLUG: _text,
-    Kind.TEXT: lambda value, what: str(value),
+    Kind.TEXT: _free_text,
     Kind.ENUM: lambda value, what: _text(value, what).upper(),
     Kind.BOOL: _bool,
     Kind.MONEY_LIST: _money_list,

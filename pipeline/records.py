@@ -8,7 +8,9 @@ strings, NUMERIC as decimal strings, repeated records as lists of dicts, ``paylo
 from __future__ import annotations
 
 import base64
+import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,10 +20,20 @@ from contract import catalog, ingress
 from contract.catalog import MessageType
 
 __all__ = [
+    "DEAD_LETTER_MAX_DATA_BYTES",
+    "MAX_ATTRIBUTES",
+    "MAX_ATTRIBUTE_KEY_BYTES",
+    "MAX_ATTRIBUTE_VALUE_BYTES",
+    "MAX_REASON_CHARS",
+    "MAX_TRACE_CHARS",
+    "PUBSUB_MAX_MESSAGE_BYTES",
     "DeadLetter",
     "Frame",
     "ReferenceRecord",
     "TypedEvent",
+    "attribute_problem",
+    "bounded_attributes",
+    "cut_utf8",
     "dead_letter_message",
     "dead_letter_row",
     "dumps",
@@ -32,6 +44,65 @@ __all__ = [
     "typed_message",
     "typed_row",
 ]
+
+
+# --- Limits every row and message built here stays within ---------------------------------------
+
+PUBSUB_MAX_MESSAGE_BYTES = 10_000_000
+"""Pub/Sub refuses a publish request larger than this (data + attributes)."""
+MAX_ATTRIBUTES = 100
+"""Pub/Sub's limit on attributes per message."""
+MAX_ATTRIBUTE_KEY_BYTES = 256
+"""Pub/Sub's limit on an attribute key, in UTF-8 bytes."""
+MAX_ATTRIBUTE_VALUE_BYTES = 1024
+"""Pub/Sub's limit on an attribute value, in UTF-8 bytes (not characters)."""
+DEAD_LETTER_MAX_DATA_BYTES = ingress.MAX_FRAME_BYTES
+"""A dead letter keeps at most this many bytes of the original frame (base64 and as text); a
+longer one keeps this prefix and names the whole frame's size and SHA-256 in its reason.  The
+worst case (1 MB of control characters, JSON-escaped 6x, plus its base64) stays under 10 MB,
+the limit of both a Pub/Sub message and a BigQuery row."""
+MAX_REASON_CHARS = 4_000
+"""A dead letter's reason is cut here (a GraphQL error can carry a frame-sized message)."""
+MAX_TRACE_CHARS = 16_000
+"""A dead letter's stack trace is cut here (its last lines, where the error is, are kept)."""
+
+
+def cut_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` UTF-8 bytes, on a character boundary."""
+    if len(text) * 4 <= max_bytes:  # cannot be too long: skip the encode
+        return text
+    encoded = text.encode("utf-8", errors="replace")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", errors="ignore")
+
+
+def attribute_problem(attributes: dict[str, str]) -> str | None:
+    """Why these attributes break Pub/Sub's limits (only an emulator delivers such), or ``None``."""
+    if (  # fast path: no string is long enough to break a limit even at 4 bytes a character
+        len(attributes) <= MAX_ATTRIBUTES
+        and max(map(len, attributes.values()), default=0) * 4 <= MAX_ATTRIBUTE_VALUE_BYTES
+        and max(map(len, attributes), default=0) * 4 <= MAX_ATTRIBUTE_KEY_BYTES
+    ):
+        return None
+    if len(attributes) > MAX_ATTRIBUTES:
+        return f"{len(attributes)} attributes, more than Pub/Sub's {MAX_ATTRIBUTES}"
+    for key, value in attributes.items():
+        if len(key.encode("utf-8", errors="replace")) > MAX_ATTRIBUTE_KEY_BYTES:
+            return f"attribute key longer than {MAX_ATTRIBUTE_KEY_BYTES} bytes: {key[:40]!r}..."
+        if len(value) * 4 > MAX_ATTRIBUTE_VALUE_BYTES and (
+            len(value.encode("utf-8", errors="replace")) > MAX_ATTRIBUTE_VALUE_BYTES
+        ):
+            return f"attribute {key[:40]!r} longer than {MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+    return None
+
+
+def bounded_attributes(attributes: dict[str, str]) -> dict[str, str]:
+    """Attributes cut to Pub/Sub's limits (the first :data:`MAX_ATTRIBUTES`, keys and values cut)."""
+    out: dict[str, str] = {}
+    for key, value in list(attributes.items())[:MAX_ATTRIBUTES]:
+        out[cut_utf8(key, MAX_ATTRIBUTE_KEY_BYTES)] = cut_utf8(value, MAX_ATTRIBUTE_VALUE_BYTES)
+    return out
 
 
 def _json_default(value: Any) -> Any:
@@ -137,7 +208,7 @@ def raw_row(frame: Frame) -> dict[str, Any]:
         "subscription": attrs.get(ingress.ATTR_SUBSCRIPTION),
         "protocol": attrs.get(ingress.ATTR_PROTOCOL),
         "message_type": frame.message_type,
-        "data": frame.data.decode("utf-8", errors="replace"),
+        "data": frame.data[: ingress.MAX_FRAME_BYTES].decode("utf-8", errors="replace"),
         "attributes": dumps(attrs),
         "ingested_at": frame.ingested_at,
     }
@@ -195,7 +266,7 @@ def typed_message(
     for col in spec.attribute_columns:
         value = event.values.get(col)
         if value:
-            attrs[col] = str(value)
+            attrs[col] = cut_utf8(str(value), MAX_ATTRIBUTE_VALUE_BYTES)
     assert spec.topic is not None
     return spec.topic, body.encode(), attrs
 
@@ -210,20 +281,55 @@ def dead_letter_row(
     received_at: str | None,
     message_type: str | None,
 ) -> dict[str, Any]:
-    """The ``dead_letters`` row: original bytes and attributes, stage, reason, trace, time."""
+    """The ``dead_letters`` row: original bytes and attributes, stage, reason, trace, time.
+
+    Always a row BigQuery accepts and a message Pub/Sub accepts, whatever it is given (a dead
+    letter that cannot be written is a frame lost, or a bundle retried forever): ``failed_at``
+    and ``received_at`` that are not valid timestamps are replaced (``received_at`` by ``None``;
+    the bad text goes into the reason), the reason and trace are cut, and a frame longer than
+    :data:`DEAD_LETTER_MAX_DATA_BYTES` keeps its prefix plus its size and SHA-256.
+    """
+    reason = letter.reason
+    if received_at is not None and not _valid_timestamp(received_at):
+        reason = f"{reason} (invalid received_at {cut_utf8(str(received_at), 100)!r})"
+        received_at = None
+    if not _valid_timestamp(failed_at):
+        failed_at = ingress.format_timestamp(datetime.now(UTC))
+    if len(data) > DEAD_LETTER_MAX_DATA_BYTES:
+        digest = hashlib.sha256(data).hexdigest()
+        reason = (
+            f"{reason} [data truncated: first {DEAD_LETTER_MAX_DATA_BYTES} of {len(data)} bytes"
+            f" kept; sha256={digest}]"
+        )
+        data = data[:DEAD_LETTER_MAX_DATA_BYTES]
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 40] + f"... [{len(reason)} characters]"
+    trace = letter.stack_trace
+    if trace is not None and len(trace) > MAX_TRACE_CHARS:
+        trace = "...\n" + trace[-MAX_TRACE_CHARS:]
     return {
         "failed_at": failed_at,
         "stage": letter.stage,
-        "reason": letter.reason,
-        "stack_trace": letter.stack_trace,
-        "frame_id": frame_id,
+        "reason": reason,
+        "stack_trace": trace,
+        "frame_id": None if frame_id is None else cut_utf8(frame_id, MAX_ATTRIBUTE_VALUE_BYTES),
         "received_at": received_at,
         "message_type": message_type,
         "destination": letter.destination,
         "data_base64": base64.b64encode(data).decode("ascii"),
         "data_text": data.decode("utf-8", errors="replace"),
-        "attributes": dumps(attributes),
+        "attributes": dumps(bounded_attributes(attributes)),
     }
+
+
+def _valid_timestamp(text: Any) -> bool:
+    if not isinstance(text, str):
+        return False
+    try:
+        ingress.canonical_timestamp(text)
+    except ValueError:
+        return False
+    return True
 
 
 def frame_dead_letter_row(frame: Frame) -> dict[str, Any]:
@@ -242,11 +348,12 @@ def frame_dead_letter_row(frame: Frame) -> dict[str, Any]:
 
 def dead_letter_message(row: dict[str, Any]) -> tuple[str, bytes, dict[str, str]]:
     """``(topic, data, attributes)`` for the dead-letter topic: the whole record as JSON."""
-    attrs = {"stage": row["stage"], "reason": row["reason"][:1000]}
+    attrs = {"stage": row["stage"], "reason": row["reason"]}
     if row.get("frame_id"):
         attrs["frame_id"] = row["frame_id"]
     if row.get("message_type"):
         attrs["message_type"] = row["message_type"]
+    attrs = {k: cut_utf8(str(v), MAX_ATTRIBUTE_VALUE_BYTES) for k, v in attrs.items()}
     return catalog.DEAD_LETTER_TOPIC, dumps(row).encode(), attrs
 
 
@@ -280,4 +387,5 @@ def reference_message(frame: Frame, record: ReferenceRecord) -> tuple[str, bytes
     }
     if record.event_id:
         attrs["event_id"] = record.event_id
+    attrs = {k: cut_utf8(v, MAX_ATTRIBUTE_VALUE_BYTES) for k, v in attrs.items()}
     return catalog.REFERENCE_TOPIC, data.encode(), attrs

@@ -120,3 +120,12 @@ def test_timestamps_must_name_a_real_instant_in_ascii_digits() -> None:
     ]
     for text in bad:
         assert row_problems({"id": "x", "at": text}, SCALARS), text
+
+
+def test_int64_is_range_checked():
+    from devstack.insert_validation import scalar_problem
+
+    assert scalar_problem("INT64", 2**63 - 1) is None
+    assert scalar_problem("INT64", -(2**63)) is None
+    assert "out of INT64 range" in scalar_problem("INT64", 2**63)
+    assert "expected INT64" in scalar_problem("INTEGER", True)

@@ -85,10 +85,10 @@ def test_bad_frames_become_dead_letters_with_reason_and_bytes(data, attrs, stage
     row = records.frame_dead_letter_row(frame)
     _fits(catalog.DEAD_LETTER_TABLE, row)
     _fits(catalog.RAW_TABLE, records.raw_row(frame))
-    assert base64.b64decode(row["data_base64"]) == data
+    assert base64.b64decode(row["data_base64"]) == data[: records.DEAD_LETTER_MAX_DATA_BYTES]
     topic, body, dl_attrs = records.dead_letter_message(row)
     assert topic == catalog.DEAD_LETTER_TOPIC
-    assert json.loads(body)["reason"] == frame.dead_letter.reason
+    assert json.loads(body)["reason"].startswith(frame.dead_letter.reason)
     assert dl_attrs["stage"] == stage
 
 
@@ -161,3 +161,62 @@ def test_failed_bigquery_rows_become_dead_letters_that_fit():
     assert dead["stage"] == "bigquery" and "invalid" in dead["reason"]
     assert dead["destination"] == "p:tote.product_status_changed"
     assert json.loads(base64.b64decode(dead["data_base64"])) == row
+
+
+# --- Hostile input found by probing the local system: nothing vanishes, nothing sticks ---
+
+
+@pytest.mark.parametrize(
+    "bad", ["2026-02-30T10:00:00.000Z", "2026-13-01T10:00:00.000Z", "2026-01-01T25:00:00.000Z"]
+)
+def test_impossible_received_at_is_a_contract_dead_letter_whose_rows_are_all_valid(bad):
+    """These used to pass the fast path; BigQuery then refused every row of the frame."""
+    frame = _process(examples.frame("ProductStatusChanged"), received_at=bad)
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "contract"
+    assert bad in frame.dead_letter.reason
+    assert frame.received_at == "2026-11-26T14:03:07.123Z"  # the fallback time
+    _fits(catalog.RAW_TABLE, records.raw_row(frame))
+    row = records.frame_dead_letter_row(frame)
+    _fits(catalog.DEAD_LETTER_TABLE, row)
+    assert json.loads(row["attributes"])["received_at"] == bad  # the bad text is kept
+
+
+@pytest.mark.parametrize(
+    ("target", "name"), [("entity_key", "entity_key"), ("fingerprint_text", "fingerprint_text")]
+)
+def test_a_failure_in_keys_or_fingerprints_is_an_internal_dead_letter_not_a_poison_pill(
+    monkeypatch, target, name
+):
+    """The key/fingerprint code sat outside the ``try``: an exception there was retried forever."""
+    from pipeline import core
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(f"{name} broke")
+
+    monkeypatch.setattr(core.dedup, target, broken)
+    frame = _process(examples.frame("ProductStatusChanged"))
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "internal"
+    assert f"RuntimeError: {name} broke" in frame.dead_letter.reason
+    assert "Traceback" in (frame.dead_letter.stack_trace or "")
+    assert frame.frame_id == "f1"
+    _fits(catalog.DEAD_LETTER_TABLE, records.frame_dead_letter_row(frame))
+
+
+def test_unusable_attributes_are_an_internal_dead_letter_not_an_exception():
+    class Hostile:
+        def keys(self):
+            raise ValueError("no attributes for you")
+
+    frame = process_frame(b"{}", Hostile(), message_id="m1", now=NOW)  # type: ignore[arg-type]
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "internal"
+    assert frame.frame_id == "pubsub-m1"
+
+
+def test_attributes_beyond_pubsub_limits_are_a_contract_dead_letter_with_bounded_rows():
+    """Only the emulator delivers these; the rows must still fit and say why."""
+    frame = _process(examples.frame("ProductStatusChanged"), subscription="é" * 2000)
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "contract"
+    assert "subscription" in frame.dead_letter.reason
+    assert records.attribute_problem(frame.attributes) is None
+    _fits(catalog.RAW_TABLE, records.raw_row(frame))
+    _fits(catalog.DEAD_LETTER_TABLE, records.frame_dead_letter_row(frame))

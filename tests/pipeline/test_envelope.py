@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from contract import catalog
-from pipeline.envelope import FrameError, classify, parse_envelope
+from pipeline.envelope import MAX_NESTING, FrameError, classify, nesting_depth, parse_envelope
 from testsupport import examples
 
 
@@ -115,3 +115,63 @@ def test_discriminator_classifies_pascal_case_objects(key):
     spec = classify("somethingElse", None, {key: "ProductStatusChanged", "ProductId": "p"})
     assert spec is not None and spec.name == "ProductStatusChanged"
     assert classify("x", None, {key: "Nope"}) is None
+
+
+# --- Hostile shapes that used to end as ``internal`` dead letters (probe of the local system) ---
+
+
+@pytest.mark.parametrize(
+    ("frame", "stage", "fragment"),
+    [
+        ({"type": ["next"], "id": "1", "payload": {}}, "parse", "type is a list"),
+        ({"type": {"a": 1}, "id": "1", "payload": {}}, "parse", "type is a dict"),
+        (
+            {"type": "error", "id": "2", "payload": [{"message": "no", "extensions": 5}]},
+            "graphql_error",
+            "operation 2: no",
+        ),
+        (
+            {"type": "next", "id": "3", "payload": {"data": None, "errors": [{"extensions": []}]}},
+            "graphql_error",
+            "GraphQL errors",
+        ),
+    ],
+)
+def test_odd_frames_are_parse_or_graphql_errors_not_crashes(frame, stage, fragment):
+    with pytest.raises(FrameError) as info:
+        parse_envelope(json.dumps(frame).encode())
+    assert info.value.stage == stage
+    assert fragment in info.value.reason
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 990, 1020])
+def test_deep_nesting_is_a_parse_error_not_a_recursion_error(depth):
+    inner = "[" * depth + "]" * depth
+    data = (
+        '{"type":"next","id":"1","payload":{"data":{"onPoolTotalChanged":'
+        f'{{"productId":"p","x":{inner}}}}}}}}}'
+    ).encode()
+    with pytest.raises(FrameError) as info:
+        parse_envelope(data)
+    assert info.value.stage == "parse"
+    assert "nested deeper" in info.value.reason
+
+
+def test_nesting_up_to_the_limit_is_accepted():
+    message = examples.example_message("PoolTotalChanged")
+    nested: object = 1
+    for _ in range(MAX_NESTING - 6):  # frame → payload → data → message → extra → lists
+        nested = [nested]
+    message["extra"] = nested
+    envelope = parse_envelope(examples.frame("PoolTotalChanged", message))
+    assert envelope.message["extra"] == nested
+    assert nesting_depth(json.loads(examples.frame("PoolTotalChanged", message))) <= MAX_NESTING
+
+
+def test_nesting_depth_counts_objects_and_arrays_iteratively():
+    assert nesting_depth(5) == 0
+    assert nesting_depth({"a": [1, {"b": []}]}) == 4
+    deep: object = []
+    for _ in range(5000):  # deeper than the recursion limit: still no RecursionError
+        deep = [deep]
+    assert nesting_depth(deep) == MAX_NESTING + 1

@@ -114,6 +114,7 @@ class FakeClient:
 
 @pytest.fixture
 def fake_client(monkeypatch: pytest.MonkeyPatch) -> FakeClient:
+    monkeypatch.delenv("PUBSUB_EMULATOR_HOST", raising=False)  # the fake's own pull, please
     fake = FakeClient()
 
     class Holder:
@@ -140,6 +141,48 @@ def test_pubsub_pull_is_bigger_and_shorter_only_while_patched(fake_client: FakeC
         },
         {"subscription": "s", "max_messages": 10, "timeout": 30},
     ]
+
+
+def test_the_tuned_client_is_made_once_per_client(fake_client: FakeClient):
+    with local_runner.patched():
+        first = EVALUATOR._get_subscriber_client(object())
+        assert EVALUATOR._get_subscriber_client(object()) is first
+
+
+@pytest.mark.emulator
+def test_emulator_pulls_over_4_mib_do_not_fail(pubsub_emulator: Any) -> None:
+    """A pull response over gRPC's default 4 MiB used to fail with RESOURCE_EXHAUSTED and be
+    redelivered forever (the emulator's channel has no size options)."""
+    from google.cloud import pubsub_v1
+
+    publisher = pubsub_v1.PublisherClient()
+    subscriber = pubsub_v1.SubscriberClient()
+    topic = publisher.topic_path("local-runner-test", "big-frames")
+    sub = subscriber.subscription_path("local-runner-test", "big-frames")
+    publisher.create_topic(name=topic)
+    subscriber.create_subscription(name=sub, topic=topic)
+    for i in range(3):
+        publisher.publish(topic, b"x" * 2_000_000, frame_id=str(i)).result(30)
+
+    original = EVALUATOR._get_subscriber_client_state_unlocked
+
+    class Holder:
+        client = pubsub_v1.SubscriberClient()
+
+    try:
+        EVALUATOR._get_subscriber_client_state_unlocked = classmethod(lambda cls, t: Holder)
+        with local_runner.patched():
+            client = EVALUATOR._get_subscriber_client(object())
+            received: list[Any] = []
+            while len(received) < 3:
+                resp = client.pull(subscription=sub, max_messages=10, timeout=5)
+                received += resp.received_messages
+    finally:
+        EVALUATOR._get_subscriber_client_state_unlocked = original
+        subscriber.delete_subscription(subscription=sub)
+        publisher.delete_topic(topic=topic)
+    assert sorted(m.message.attributes["frame_id"] for m in received) == ["0", "1", "2"]
+    assert all(len(m.message.data) == 2_000_000 for m in received)
 
 
 def test_another_beam_release_is_refused(monkeypatch: pytest.MonkeyPatch):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from contract import catalog
-from pipeline.normalize import ValidationError, decimal_text, lookup, normalize
+from pipeline.normalize import MAX_ID_CHARS, ValidationError, decimal_text, lookup, normalize
 from testsupport import examples
 
 
@@ -171,3 +171,72 @@ def test_every_kind_has_a_converter():
     from pipeline.normalize import _CONVERTERS
 
     assert set(_CONVERTERS) == set(Kind)
+
+
+# --- Strict types for ids and statuses (numbers used to reach the typed topics) ---
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "value"),
+    [
+        ("BetAccepted", "betId", 123),
+        ("PoolTotalChanged", "productId", Decimal("1E+29")),
+        ("ProductStatusChanged", "productId", True),
+        ("ProductStatusChanged", "status", 3),
+        ("ProductStatusChanged", "status", {"code": "OPEN"}),
+        ("CompetitorStatusChanged", "eventId", ["e1"]),
+        ("SelectionStatusChanged", "selectionId", Decimal("1.5")),
+        ("ProductStatusChanged", "productId", "p" * (MAX_ID_CHARS + 1)),
+    ],
+)
+def test_ids_and_statuses_must_be_strings(name, field, value):
+    message = examples.example_message(name, **{field: value})
+    with pytest.raises(ValidationError) as info:
+        normalize(_spec(name), message)
+    assert any(p.startswith(f"{field}:") for p in info.value.problems), info.value.problems
+
+
+def test_wrong_types_inside_dividends_and_results_are_problems_not_text():
+    dividends = examples.example_message("PoolDividendChanged")["dividends"]
+    bad_legs = [{**dividends[0], "legs": 5}]
+    with pytest.raises(ValidationError, match=r"legs: expected a list, got number"):
+        normalize(_spec("PoolDividendChanged"), {"productId": "p", "dividends": bad_legs})
+    bad_status = [{**dividends[0], "dividend": {**dividends[0]["dividend"], "status": {"x": 1}}}]
+    with pytest.raises(ValidationError, match=r"status: expected a string, got object"):
+        normalize(_spec("PoolDividendChanged"), {"productId": "p", "dividends": bad_status})
+    results = [{"competitorId": "c1", "finishingPosition": {"n": 1}}]
+    with pytest.raises(ValidationError, match="finishingPosition: expected a string"):
+        normalize(_spec("EventResultChanged"), {"eventId": "e", "results": results})
+
+
+def test_documented_lenient_cases_are_kept():
+    """docs/analyst.md lists these: money as a number or a string, booleans as strings,
+    free text and finishing positions as numbers."""
+    message = examples.example_message(
+        "PoolTotalChanged",
+        isFinalized="TRUE",
+        total={"grossAmounts": [{"decimalAmount": "12.50"}], "netAmounts": [{"amount": 3}]},
+    )
+    values = normalize(_spec("PoolTotalChanged"), message)
+    assert values["is_finalized"] is True
+    assert values["gross_amounts"] == [{"amount": "12.50", "currency": None}]
+    assert values["net_amounts"] == [{"amount": "3", "currency": None}]
+    bet = normalize(_spec("BetAccepted"), examples.example_message("BetAccepted", customerBetId=42))
+    assert bet["customer_bet_id"] == "42"
+    results = [{"competitorId": "c1", "finishingPosition": 1}, {"id": "c2", "position": "2"}]
+    values = normalize(_spec("EventResultChanged"), {"eventId": "e", "results": results})
+    assert [r["finishing_position"] for r in values["competitor_results"]] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        # 29 integer digits: the default 28-digit context used to round this while normalising
+        (Decimal("12345678901234567890123456789"), "12345678901234567890123456789"),
+        # 23 integer digits + 10 places: quantize to 9 places used to raise InvalidOperation
+        ("12345678901234567890123.1234567891", "12345678901234567890123.123456789"),
+        (Decimal("1E-30"), "0"),
+    ],
+)
+def test_decimal_text_is_exact_across_numeric_range(value, text):
+    assert decimal_text(value) == text
