@@ -16,6 +16,11 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
     # name: (module, full-run args, quick-run args)
     "core": ("benchmarks.bench_pipeline_core", ["--frames", "200000"], ["--frames", "20000"]),
     "hostile": ("benchmarks.bench_hostile", ["--frames", "20000"], ["--frames", "3000"]),
+    "dedup": (
+        "benchmarks.bench_dedup_state",
+        ["--entities", "64", "640", "6400", "--elements", "3000"],
+        ["--entities", "64", "640", "--elements", "500"],
+    ),
     "pipeline": (
         "benchmarks.bench_pipeline",
         ["--frames", "5000", "--rate", "50", "--seconds", "30"],

@@ -48,9 +48,21 @@ def bench_dofn_specs(calls: int) -> None:
     from apache_beam.transforms import userstate
 
     from pipeline import local_runner
-    from pipeline.transforms import PublishFn, SemanticDedupFn, TransportDedupFn
+    from pipeline.transforms import (
+        PerKeySemanticDedupFn,
+        PerKeyTransportDedupFn,
+        PublishFn,
+        ShardedSemanticDedupFn,
+        ShardedTransportDedupFn,
+    )
 
-    dofns = [TransportDedupFn(600), SemanticDedupFn(3600), PublishFn("bench")]
+    dofns = [
+        ShardedTransportDedupFn(600, 64),
+        ShardedSemanticDedupFn(3600),
+        PerKeyTransportDedupFn(600),
+        PerKeySemanticDedupFn(3600),
+        PublishFn("bench"),
+    ]
 
     def measure(label: str, calls: int) -> None:
         latencies = []

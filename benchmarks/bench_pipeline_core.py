@@ -18,7 +18,7 @@ from benchmarks.stats import percentile, report
 from contract import catalog, ingress
 from pipeline import records
 from pipeline.core import process_frame
-from pipeline.dedup import SemanticDeduper, TransportDeduper
+from pipeline.dedup import Decision, SemanticDeduper, TransportDeduper
 from testsupport import examples
 
 # Roughly a race day's shape: pool totals dominate, statuses and bets follow, a few bad frames.
@@ -93,7 +93,7 @@ def run_core(
             counts["dead"] += 1
         elif frame.event is None:
             counts["raw_only"] += 1
-        elif semantic.duplicate(frame.event.key, frame.event.fingerprint, ts):
+        elif semantic.decide(frame.event, ts) is Decision.DUPLICATE:
             counts["semantic_dup"] += 1
         else:
             records.typed_row(frame)

@@ -165,14 +165,13 @@ def _process(
         )
 
     key = dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns))
-    # The message exactly as Tote sent it: stored as ``payload`` and hashed for semantic dedup
-    # (Tote serialises the same state the same way; a reordering could only let an extra
-    # event through, never drop one).
+    # The message exactly as Tote sent it, stored as ``payload``; semantic dedup compares the
+    # normalised values instead (``dedup.fingerprint``), however Tote spelt them.
     payload_json = envelope.message_text or canonical_json(envelope.message)
     event = TypedEvent(
         message_type=spec.name,
         key=key,
-        fingerprint=dedup.fingerprint_text(payload_json),
+        fingerprint=dedup.fingerprint(spec.name, values),
         values=values,
         message=envelope.message,
         payload_json=payload_json,

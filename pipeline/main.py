@@ -20,7 +20,8 @@ replaces a running job in place, which is why step labels never change)::
         --temp_location gs://B/tmp --setup_file ./setup.py --job_name tote-pipeline
 
 Dataflow-only features are switched on by the runner: ``id_label=frame_id`` on the Pub/Sub read
-(Dataflow deduplicates redeliveries on it); the local runners reject it.
+(Dataflow deduplicates redeliveries on it; the local runners reject it) and, with
+``--dedup_layout=auto``, the per-key dedup state layout (see ``pipeline.transforms``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from contract import ingress
-from pipeline.options import ToteOptions, help_text
+from pipeline.options import ToteOptions, dedup_layout, help_text, is_dataflow
 from pipeline.transforms import DeadLetterFailedRowsFn, ProcessFrames, PublishFn, table_for_row
 
 __all__ = ["build", "run"]
@@ -50,11 +51,6 @@ _log = logging.getLogger(__name__)
 
 def _subscription_path(name: str, project: str) -> str:
     return name if name.startswith("projects/") else f"projects/{project}/subscriptions/{name}"
-
-
-def _is_dataflow(options: PipelineOptions) -> bool:
-    runner = options.view_as(StandardOptions).runner or ""
-    return "dataflow" in str(runner).lower()
 
 
 def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
@@ -67,10 +63,13 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
     messages = pipeline | "ReadIngress" >> ReadFromPubSub(
         subscription=_subscription_path(tote.ingress_subscription, pubsub_project),
         with_attributes=True,
-        id_label=ingress.ATTR_FRAME_ID if _is_dataflow(options) else None,
+        id_label=ingress.ATTR_FRAME_ID if is_dataflow(options) else None,
     )
     processed = messages | "ProcessFrames" >> ProcessFrames(
-        tote.transport_dedup_window_s, tote.semantic_dedup_ttl_s, tote.dedup_shards
+        tote.transport_dedup_window_s,
+        tote.semantic_dedup_ttl_s,
+        tote.dedup_shards,
+        dedup_layout(options),
     )
     _ = processed.messages | "Publish" >> beam.ParDo(PublishFn(pubsub_project, tote.topic_prefix))
     if tote.bigquery == "off":
@@ -78,7 +77,7 @@ def build(pipeline: beam.Pipeline, options: PipelineOptions) -> None:
 
     # Dataflow: dynamic sharding (GroupIntoBatches.WithShardedKey) batches inserts per worker.
     # Locally: a few fixed shards, flushed per bundle, so rows are visible within ~0.2 s.
-    dataflow = _is_dataflow(options)
+    dataflow = is_dataflow(options)
     result = processed.rows | "WriteBigQuery" >> WriteToBigQuery(
         table=lambda row: f"{bq_project}:{tote.dataset}.{table_for_row(row)}",
         method=WriteToBigQuery.Method.STREAMING_INSERTS,

@@ -10,17 +10,34 @@ from __future__ import annotations
 
 import argparse
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from contract import catalog
 
-__all__ = ["ToteOptions", "help_text"]
+__all__ = ["LAYOUTS", "ToteOptions", "dedup_layout", "help_text", "is_dataflow"]
 
 BEAM_OPTIONS_NOTE = (
     "Beam's own options pass straight through to PipelineOptions: --runner (default here: "
     "BundleBasedDirectRunner, DataflowRunner in the flex template), --project, --region, "
     "--temp_location, --setup_file, --job_name, --update, --streaming (always on), ..."
 )
+
+LAYOUTS = ("per_key", "sharded")
+"""The dedup state layouts (``pipeline.transforms``)."""
+
+
+def is_dataflow(options: PipelineOptions) -> bool:
+    """True when the pipeline runs on Dataflow (where Dataflow-only features switch on)."""
+    runner = options.view_as(StandardOptions).runner or ""
+    return "dataflow" in str(runner).lower()
+
+
+def dedup_layout(options: PipelineOptions) -> str:
+    """``--dedup_layout`` resolved: ``auto`` → ``per_key`` on Dataflow, else ``sharded``."""
+    layout = options.view_as(ToteOptions).dedup_layout
+    if layout == "auto":
+        return "per_key" if is_dataflow(options) else "sharded"
+    return layout
 
 
 class ToteOptions(PipelineOptions):
@@ -67,8 +84,17 @@ class ToteOptions(PipelineOptions):
             "--dedup_shards",
             type=int,
             default=64,
-            help="Keys of the two dedup steps: their state is sharded by a hash of the entity, "
-            "so the key count stays fixed (64 = up to 64-way parallel on Dataflow).",
+            help="Keys of each dedup step in the sharded layout: state is sharded by a hash of "
+            "the frame id / entity, so the key count stays fixed.",
+        )
+        parser.add_argument(
+            "--dedup_layout",
+            default="auto",
+            choices=("auto", *LAYOUTS),
+            help="Dedup state layout: per_key (a small state and timer per frame id / entity; "
+            "the cost per element does not grow with entities) or sharded (a dict per shard; "
+            "fewer keys, faster on the local direct runner). auto = per_key on Dataflow, "
+            "sharded elsewhere.",
         )
         parser.add_argument(
             "--bigquery",

@@ -224,7 +224,7 @@ def query_event(message_type: str, message: dict[str, Any], as_of: str) -> Typed
     return TypedEvent(
         message_type=spec.name,
         key=dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns)),
-        fingerprint=dedup.fingerprint_text(payload_json),
+        fingerprint=dedup.fingerprint(spec.name, values),
         values=values,
         message=message,
         payload_json=payload_json,

@@ -2,16 +2,22 @@
 
 Reading top to bottom follows the README's diagram::
 
-    ParseFrames → DropTransportDuplicates ─┬─ raw rows, dead-letter rows ───────┬→ WriteBigQuery
-                                           ├─ dead-letter messages ─────────────┼→ Publish
-                                           └─ DropSemanticDuplicates ─ typed rows ┘ + messages
+    ParseFrames → DropTransportDuplicates ─┬─ raw, dead-letter, reference rows + messages ─┐
+                                           └─ per-event elements                            │
+                   → DropSemanticDuplicates ─ typed rows + typed messages ─ CollectRows /   │
+                                                                            CollectMessages ┘
 
-Both deduplication steps are keyed by the frame's dedup key (the entity for typed messages, a
-bounded shard otherwise), so the number of keys — and the state — is bounded by the entities in
-play rather than by frames; timers clear the state when the window/TTL has passed.  That also
-matters locally: Beam's direct runner scans every key's timers on each step, and costs grow with
-the number of keys.
+Transport dedup is keyed by the frame id, semantic dedup by the entity.  Two state layouts
+(``--dedup_layout``), same decisions (``pipeline.dedup``):
 
+* ``per_key`` (Dataflow): the key *is* the frame id / entity key, with one small value and one
+  expiry timer per key, like Beam's own ``Deduplicate`` — the state read and written per element
+  does not grow with the number of entities (``benchmarks/bench_dedup_state.py``).
+* ``sharded`` (the local direct runner): keys are a fixed number of shards of those keys, each
+  holding a dict pruned by one timer — the direct runner scans every key's timers on each step,
+  so a bounded key count is what keeps it fast there.
+
+Elements crossing the shuffles are ``(str key, Frame)`` with the versioned ``FrameCoder``.
 Step labels are the Dataflow update contract: never rename one casually.
 """
 
@@ -23,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-from apache_beam.coders import PickleCoder, VarIntCoder
+from apache_beam.coders import VarIntCoder
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -35,25 +41,33 @@ from apache_beam.transforms.userstate import (
 from apache_beam.utils.timestamp import Timestamp
 
 from contract import catalog, ingress
-from pipeline import dedup, records
+from pipeline import coders, dedup, records, routing
 from pipeline.core import process_frame
+from pipeline.dedup import Decision
+from pipeline.options import LAYOUTS
 from pipeline.records import DeadLetter, Frame
 
 __all__ = [
+    "LAYOUTS",
     "NAMESPACE",
     "DeadLetterFailedRowsFn",
     "ParseFrameFn",
+    "PerKeySemanticDedupFn",
+    "PerKeyTransportDedupFn",
     "ProcessFrames",
     "ProcessedFrames",
     "PublishFn",
-    "SemanticDedupFn",
-    "TransportDedupFn",
+    "ShardedSemanticDedupFn",
+    "ShardedTransportDedupFn",
     "failed_row_to_dead_letter",
     "table_for_row",
 ]
 
 NAMESPACE = "tote"
 """Beam metrics namespace (Dataflow shows counters as tote/<name>)."""
+
+ROWS = "rows"
+MESSAGES = "messages"
 
 _log = logging.getLogger(__name__)
 
@@ -71,11 +85,25 @@ class _Counters:
         counter.inc(n)
 
 
-class ParseFrameFn(beam.DoFn):
-    """Pub/Sub message → ``(shard, Frame)``; never fails on bad input (see ``process_frame``)."""
+class _Keyer:
+    """A dedup step's key for a frame id or entity key: itself (per-key layout) or its shard."""
 
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int | None) -> None:
         self.shards = shards
+
+    def __call__(self, key: str) -> str:
+        return key if self.shards is None else dedup.shard_of(key, self.shards)
+
+
+class ParseFrameFn(beam.DoFn):
+    """Pub/Sub message → ``(transport key, Frame)``; never fails on bad input (``process_frame``).
+
+    The transport key derives from the frame id only, never the content: a redelivery with
+    corrupted bytes must meet its original in the same state.
+    """
+
+    def __init__(self, shards: int | None) -> None:
+        self.key = _Keyer(shards)
         self.counters = _Counters()
 
     def start_bundle(self) -> None:
@@ -95,16 +123,72 @@ class ParseFrameFn(beam.DoFn):
             self.counters.inc(f"invalid_{frame.dead_letter.stage}")
         else:
             self.counters.inc(f"parsed_{frame.message_type}")
-        yield dedup.shard_of(frame.dedup_key, self.shards), frame
+        yield self.key(frame.frame_id), frame
+
+
+class _TransportRouting:
+    """What both transport layouts do with a unique frame: route it (``routing.route_frame``)."""
+
+    key: _Keyer
+
+    def _route(self, frame: Frame) -> Any:
+        out = routing.route_frame(frame)
+        for row in out.rows:
+            yield beam.pvalue.TaggedOutput(ROWS, row)
+        for message in out.messages:
+            yield beam.pvalue.TaggedOutput(MESSAGES, message)
+        for element in out.events:
+            event = element.events[0]
+            yield self.key(event.key), element
+
+
+class PerKeyTransportDedupFn(_TransportRouting, beam.DoFn):
+    """Per-key layout, keyed by frame id: drops a frame id already seen within the window.
+
+    State per key: the first-seen time (a varint) and one timer at the end of the window that
+    clears it — what Beam's ``Deduplicate`` keeps.  Unique frames are routed: raw / dead-letter
+    / reference rows and messages (outputs ``rows``, ``messages``) and one element per typed
+    event keyed by its entity (main output) for semantic dedup.
+    """
+
+    SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, window_s: int, semantic_shards: int | None = None) -> None:
+        self.window_micros = int(window_s * 1_000_000)
+        self.key = _Keyer(semantic_shards)
+        self.counters = _Counters()
+
+    def process(
+        self,
+        element: tuple[str, Frame],
+        timestamp: Any = beam.DoFn.TimestampParam,
+        seen: Any = beam.DoFn.StateParam(SEEN),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Any:
+        _, frame = element
+        now = timestamp.micros
+        if dedup.is_transport_duplicate(seen.read(), now, self.window_micros):
+            self.counters.inc("dropped_transport_duplicate")
+            return
+        seen.write(now)
+        expire.set(Timestamp(micros=now + self.window_micros))
+        yield from self._route(frame)
+
+    @on_timer(EXPIRE)
+    def expire_seen(self, seen: Any = beam.DoFn.StateParam(SEEN)) -> None:
+        seen.clear()
+        self.counters.inc("transport_ids_expired")
 
 
 class _ShardedStateFn(beam.DoFn):
-    """Shared shape of the two dedup steps: keyed by shard, one dict of state per shard, a timer
-    at the next expiry that prunes it (so memory holds one window / TTL of entries).
+    """Sharded layout: keyed by shard, one dict of state per shard, a timer at the next expiry
+    that prunes it (so memory holds one window / TTL of entries).
 
     Keying by a fixed number of shards rather than by entity keeps the number of keys (and of
     timers) constant; on Beam's local runner, which scans every key's timers on every step, that
-    is the difference between a pipeline that keeps up and one that slows down all day.
+    is the difference between a pipeline that keeps up and one that slows down all day.  The
+    price is that every element reads and writes its shard's whole dict.
     """
 
     lifetime_micros: int
@@ -132,20 +216,21 @@ class _ShardedStateFn(beam.DoFn):
         expire_timer.set(Timestamp(micros=due))
 
 
-class TransportDedupFn(_ShardedStateFn):
-    """Drops a frame whose ``frame_id`` was already seen (in its shard) within the window."""
+class ShardedTransportDedupFn(_TransportRouting, _ShardedStateFn):
+    """Sharded layout of :class:`PerKeyTransportDedupFn`: keyed by a shard of frame ids."""
 
-    STATE = ReadModifyWriteStateSpec("state", PickleCoder())
+    STATE = ReadModifyWriteStateSpec("state", coders.ShardedSeenCoder())
     NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)  # a timer spec serves one DoFn class
 
-    def __init__(self, window_s: int) -> None:
+    def __init__(self, window_s: int, semantic_shards: int | None) -> None:
         self.lifetime_micros = int(window_s * 1_000_000)
+        self.key = _Keyer(semantic_shards)
         self.counters = _Counters()
 
     def process(
         self,
-        element: tuple[int, Frame],
+        element: tuple[str, Frame],
         timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
@@ -159,7 +244,7 @@ class TransportDedupFn(_ShardedStateFn):
             return
         state.write(seen)
         self._schedule(now, next_expiry, expire)
-        yield element
+        yield from self._route(frame)
 
     @on_timer(EXPIRE)
     def expire_seen(
@@ -172,22 +257,68 @@ class TransportDedupFn(_ShardedStateFn):
         self._prune(fired.micros, state, next_expiry, expire, "transport_ids_expired")
 
 
-class SemanticDedupFn(_ShardedStateFn):
-    """Drops a typed event whose content equals the last one emitted for its entity within the
-    TTL, and routes every frame it is given (all unique frames pass through here):
+class _SemanticOutputs:
+    """What both semantic layouts do with a decision: count it, emit its rows and messages."""
 
-    * every frame → its raw row (output ``rows``);
-    * a dead letter → a dead-letter row (``rows``) and message (main output);
-    * a typed event that is not a semantic duplicate → its typed row (``rows``) and its typed
-      topic message (main output).
+    counters: _Counters
 
-    One step emits every row and every message, so each sink reads one PCollection: on the
-    local runner every step and every Flatten input costs a per-bundle overhead (Dataflow would
-    fuse them anyway).  Frames without an event carry no fingerprint and touch no state.
+    def _outputs(self, frame: Frame, decision: Decision) -> Any:
+        event = frame.events[0]
+        if decision is Decision.DUPLICATE:
+            self.counters.inc("dropped_semantic_duplicate")
+            self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
+        elif decision is Decision.STALE:
+            self.counters.inc("stale")
+            self.counters.inc(f"stale_{event.message_type}")
+        else:
+            self.counters.inc(f"emitted_{event.message_type}")
+        rows, messages = routing.semantic_outputs(frame, event, decision)
+        for row in rows:
+            yield beam.pvalue.TaggedOutput(ROWS, row)
+        yield from messages
+
+
+class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
+    """Per-key layout, keyed by entity: semantic dedup and the ordering guard
+    (``dedup.decide_semantic``) over that entity's last emitted state.
+
+    Each element is one typed event.  Emitted → typed row (output ``rows``) and typed topic
+    message (main output); stale → typed row only; duplicate → nothing.  State per key: one
+    small ``EntityState`` and a timer a TTL after the last emission that clears it.
     """
 
-    ROWS = "rows"
-    STATE = ReadModifyWriteStateSpec("state", PickleCoder())
+    LAST = ReadModifyWriteStateSpec("last", coders.EntityStateCoder())
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, ttl_s: int) -> None:
+        self.ttl_micros = int(ttl_s * 1_000_000)
+        self.counters = _Counters()
+
+    def process(
+        self,
+        element: tuple[str, Frame],
+        timestamp: Any = beam.DoFn.TimestampParam,
+        last: Any = beam.DoFn.StateParam(LAST),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Any:
+        _, frame = element
+        now = timestamp.micros
+        decision, state = dedup.decide_semantic(last.read(), frame.events[0], now, self.ttl_micros)
+        if decision is Decision.EMIT:
+            last.write(state)
+            expire.set(Timestamp(micros=now + self.ttl_micros))
+        yield from self._outputs(frame, decision)
+
+    @on_timer(EXPIRE)
+    def expire_last(self, last: Any = beam.DoFn.StateParam(LAST)) -> None:
+        last.clear()
+        self.counters.inc("semantic_state_expired")
+
+
+class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
+    """Sharded layout of :class:`PerKeySemanticDedupFn`: keyed by a shard of entity keys."""
+
+    STATE = ReadModifyWriteStateSpec("state", coders.ShardedEntityStateCoder())
     NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)  # a timer spec serves one DoFn class
 
@@ -197,39 +328,24 @@ class SemanticDedupFn(_ShardedStateFn):
 
     def process(
         self,
-        element: tuple[int, Frame],
+        element: tuple[str, Frame],
         timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
         _, frame = element
-        yield beam.pvalue.TaggedOutput(self.ROWS, records.raw_row(frame))
-        if frame.dead_letter is not None:
-            row = records.frame_dead_letter_row(frame)
-            yield beam.pvalue.TaggedOutput(self.ROWS, row)
-            yield records.dead_letter_message(row)
-            return
-        for record in frame.reference:  # query pages: reference history + reference topic
-            yield beam.pvalue.TaggedOutput(self.ROWS, records.reference_row(frame, record))
-            yield records.reference_message(frame, record)
-        if not frame.events:  # raw-only types and connector test messages
-            return
+        event = frame.events[0]
         now = timestamp.micros
-        last = state.read() or {}
-        emitted = False
-        for event in frame.events:
-            if dedup.record_semantic(last, event.key, event.fingerprint, now, self.lifetime_micros):
-                self.counters.inc("dropped_semantic_duplicate")
-                self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
-                continue
-            emitted = True
-            self.counters.inc(f"emitted_{event.message_type}")
-            yield records.typed_message(frame, event)
-            yield beam.pvalue.TaggedOutput(self.ROWS, records.typed_row(frame, event))
-        if emitted:
-            state.write(last)
+        entries = state.read() or {}
+        decision, last = dedup.decide_semantic(
+            entries.get(event.key), event, now, self.lifetime_micros
+        )
+        if decision is Decision.EMIT:
+            entries[event.key] = last
+            state.write(entries)
             self._schedule(now, next_expiry, expire)
+        yield from self._outputs(frame, decision)
 
     @on_timer(EXPIRE)
     def expire_last(
@@ -243,33 +359,55 @@ class SemanticDedupFn(_ShardedStateFn):
 
 
 class ProcessedFrames(NamedTuple):
-    """What :class:`ProcessFrames` produces: every BigQuery row (raw, typed, dead-letter; see
-    :func:`table_for_row`) and every Pub/Sub message ``(topic, data, attributes)``."""
+    """What :class:`ProcessFrames` produces: every BigQuery row (raw, typed, dead-letter,
+    reference; see :func:`table_for_row`) and every Pub/Sub message ``(topic, data, attrs)``."""
 
     rows: beam.PCollection
     messages: beam.PCollection
 
 
 class ProcessFrames(beam.PTransform):
-    """Pub/Sub messages → rows and messages for the sinks, both dedups applied."""
+    """Pub/Sub messages → rows and messages for the sinks, both dedups applied.
 
-    def __init__(self, transport_window_s: int, semantic_ttl_s: int, shards: int = 64) -> None:
+    ``layout`` is ``per_key`` or ``sharded`` (see the module docstring); ``shards`` is the
+    sharded layout's key count per step.
+    """
+
+    def __init__(
+        self,
+        transport_window_s: int,
+        semantic_ttl_s: int,
+        shards: int = 64,
+        layout: str = "sharded",
+    ) -> None:
         super().__init__()
+        if layout not in LAYOUTS:
+            raise ValueError(f"unknown dedup layout {layout!r}: expected one of {LAYOUTS}")
         self.transport_window_s = transport_window_s
         self.semantic_ttl_s = semantic_ttl_s
         self.shards = shards
+        self.layout = layout
 
     def expand(self, messages: beam.PCollection) -> ProcessedFrames:
-        keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(self.shards)).with_output_types(
-            tuple[int, Frame]
+        shards = self.shards if self.layout == "sharded" else None
+        if shards is None:
+            transport: beam.DoFn = PerKeyTransportDedupFn(self.transport_window_s)
+            semantic: beam.DoFn = PerKeySemanticDedupFn(self.semantic_ttl_s)
+        else:
+            transport = ShardedTransportDedupFn(self.transport_window_s, shards)
+            semantic = ShardedSemanticDedupFn(self.semantic_ttl_s)
+        keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(shards)).with_output_types(
+            tuple[str, Frame]
         )
-        unique = keyed | "DropTransportDuplicates" >> beam.ParDo(
-            TransportDedupFn(self.transport_window_s)
-        ).with_input_types(tuple[int, Frame]).with_output_types(tuple[int, Frame])
-        out = unique | "DropSemanticDuplicates" >> beam.ParDo(
-            SemanticDedupFn(self.semantic_ttl_s)
-        ).with_input_types(tuple[int, Frame]).with_outputs(SemanticDedupFn.ROWS, main="messages")
-        return ProcessedFrames(rows=out[SemanticDedupFn.ROWS], messages=out.messages)
+        unique = keyed | "DropTransportDuplicates" >> beam.ParDo(transport).with_input_types(
+            tuple[str, Frame]
+        ).with_output_types(tuple[str, Frame]).with_outputs(ROWS, MESSAGES, main="events")
+        typed = unique.events | "DropSemanticDuplicates" >> beam.ParDo(semantic).with_input_types(
+            tuple[str, Frame]
+        ).with_outputs(ROWS, main=MESSAGES)
+        rows = (unique[ROWS], typed[ROWS]) | "CollectRows" >> beam.Flatten()
+        out = (unique[MESSAGES], typed[MESSAGES]) | "CollectMessages" >> beam.Flatten()
+        return ProcessedFrames(rows=rows, messages=out)
 
 
 def table_for_row(row: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from contract import catalog
+from contract import catalog, ingress
 from devstack.pipeline_process import wait_until_flowing
 from devstack.system import LocalSystem
 from tests.e2e.accounting import RawRow, account
@@ -109,6 +109,13 @@ class Observed:
     probe_ids: set[str]
 
 
+def _timestamp_text(value: object) -> str | None:
+    """A TIMESTAMP read back (datetime or text) in the contract's canonical form."""
+    if isinstance(value, datetime):
+        return ingress.format_timestamp(value)
+    return ingress.canonical_timestamp(value) if isinstance(value, str) and value else None
+
+
 def observe(system: LocalSystem) -> Observed:
     client = system.bq.client(system.project)
     ds = f"`{system.project}.{system.dataset}"
@@ -116,9 +123,13 @@ def observe(system: LocalSystem) -> Observed:
     def rows(sql: str) -> list[dict]:
         return [dict(r.items()) for r in client.query(sql).result()]
 
-    raw_rows = rows(f"SELECT frame_id, data, connection_id FROM {ds}.raw_frames`")
+    raw_rows = rows(f"SELECT frame_id, data, connection_id, received_at FROM {ds}.raw_frames`")
     probe_ids = {r["frame_id"] for r in raw_rows if r["connection_id"] == "probe"}
-    raw = [RawRow(r["frame_id"], r["data"]) for r in raw_rows if r["frame_id"] not in probe_ids]
+    raw = [
+        RawRow(r["frame_id"], r["data"], _timestamp_text(r["received_at"]))
+        for r in raw_rows
+        if r["frame_id"] not in probe_ids
+    ]
     typed: Counter = Counter()
     for table in {m.table for m in catalog.CATALOG if m.table}:
         for r in rows(f"SELECT frame_id FROM {ds}.{table}`"):

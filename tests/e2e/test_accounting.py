@@ -47,3 +47,28 @@ def test_every_kind_of_loss_or_duplication_is_reported():
     assert "typed row a stored 2x" in text
     assert "typed topic: c delivered 2x" in text
     assert "SSE: 2 typed frames never delivered" in text
+
+
+def test_a_stale_frame_may_be_stored_but_withheld_from_the_topics():
+    """The ordering guard: an older state processed after a newer one of the same entity is
+    stored (history) but not published; a withheld frame with no newer published one is lost."""
+    t = "2026-11-26T14:00:0{}.000Z"
+    raw = [RawRow("new", CLOSED, t.format(2)), RawRow("old", OPEN, t.format(1))]
+    ok = account(
+        sent=[CLOSED, OPEN],
+        raw=raw,
+        typed={"new": 1, "old": 1},
+        dead={},
+        topics={"new": 1},
+        sse={"new": 1},
+    )
+    assert ok == []
+    lost = account(
+        sent=[CLOSED, OPEN],
+        raw=[RawRow("new", CLOSED, t.format(1)), RawRow("old", OPEN, t.format(2))],
+        typed={"new": 1, "old": 1},
+        dead={},
+        topics={"new": 1},
+        sse={"new": 1},
+    )
+    assert any("typed frames never delivered" in p for p in lost)

@@ -16,6 +16,8 @@ STEPS = [
     "ProcessFrames/ParseFrames",
     "ProcessFrames/DropTransportDuplicates",
     "ProcessFrames/DropSemanticDuplicates",
+    "ProcessFrames/CollectRows",
+    "ProcessFrames/CollectMessages",
     "Publish",
     "WriteBigQuery",
     "DeadLetterFailedRows",
@@ -74,3 +76,32 @@ def test_id_label_only_on_dataflow():
 def test_bigquery_can_be_switched_off():
     transforms = _graph("--runner=BundleBasedDirectRunner", "--project=tote-prod", "--bigquery=off")
     assert "WriteBigQuery" not in transforms and "Publish" in transforms
+
+
+def _dofns(transforms):
+    def fn(transform):  # ``with_outputs`` wraps the ParDo
+        return getattr(transform, "fn", None) or transform._do_transform.fn
+
+    return {
+        label.rsplit("/", 1)[-1]: type(fn(transforms[label])).__name__
+        for label in (
+            "ProcessFrames/DropTransportDuplicates",
+            "ProcessFrames/DropSemanticDuplicates",
+        )
+    }
+
+
+@pytest.mark.parametrize(
+    ("flags", "layout"),
+    [
+        (("--runner=BundleBasedDirectRunner",), "Sharded"),
+        (DATAFLOW, "PerKey"),
+        (("--runner=BundleBasedDirectRunner", "--dedup_layout=per_key"), "PerKey"),
+        ((*DATAFLOW, "--dedup_layout=sharded"), "Sharded"),
+    ],
+)
+def test_dedup_layout_auto_is_per_key_on_dataflow_only(flags, layout):
+    assert _dofns(_graph(*flags, "--project=tote-prod")) == {
+        "DropTransportDuplicates": f"{layout}TransportDedupFn",
+        "DropSemanticDuplicates": f"{layout}SemanticDedupFn",
+    }

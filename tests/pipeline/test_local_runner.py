@@ -18,7 +18,7 @@ from apache_beam.runners.direct import transform_evaluator
 from apache_beam.transforms import core, userstate
 
 from pipeline import local_runner
-from pipeline.transforms import PublishFn, SemanticDedupFn, TransportDedupFn
+from pipeline.transforms import PublishFn, ShardedSemanticDedupFn, ShardedTransportDedupFn
 
 EVALUATOR = transform_evaluator._PubSubReadEvaluator
 STOCK = {
@@ -51,15 +51,15 @@ def stock_beam_before_and_after() -> Iterator[None]:
 
 def test_patched_memoises_specs_without_changing_them():
     with local_runner.patched():
-        for dofn in (TransportDedupFn(60), SemanticDedupFn(60), PublishFn("p")):
+        for dofn in (ShardedTransportDedupFn(60, 64), ShardedSemanticDedupFn(60), PublishFn("p")):
             first = userstate.get_dofn_specs(dofn)
             assert userstate.get_dofn_specs(type(dofn).__new__(type(dofn))) is first
             assert transform_evaluator.get_dofn_specs(dofn) is first
-        transport = userstate.get_dofn_specs(TransportDedupFn(60))
-        semantic = userstate.get_dofn_specs(SemanticDedupFn(60))
+        transport = userstate.get_dofn_specs(ShardedTransportDedupFn(60, 64))
+        semantic = userstate.get_dofn_specs(ShardedSemanticDedupFn(60))
         assert {s.name for s in transport[0]} == {"state", "next_expiry"}
         assert transport[1] != semantic[1]  # each class keeps its own timer spec
-        assert userstate.is_stateful_dofn(TransportDedupFn(60))
+        assert userstate.is_stateful_dofn(ShardedTransportDedupFn(60, 64))
         assert not transform_evaluator.is_stateful_dofn(PublishFn("p"))
 
 
@@ -69,7 +69,7 @@ def test_stock_functions_are_back_after_the_scope():
         for (owner, name), stock in STOCK.items():
             assert _current(owner, name) is not stock, f"{name} was not patched"
     _assert_stock()
-    dofn = TransportDedupFn(60)
+    dofn = ShardedTransportDedupFn(60, 64)
     assert userstate.get_dofn_specs(dofn) is not userstate.get_dofn_specs(dofn)  # not memoised
 
 
