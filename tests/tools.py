@@ -23,7 +23,7 @@ def in_ci() -> bool:
 def missing_tool(reason: str) -> None:
     """Skip (developer machine) or fail (CI) the current test because a tool is missing."""
     if in_ci():
-        pytest.fail(f"{reason}: required in CI (make system-deps installs it)")
+        pytest.fail(f"{reason}: required in CI, which installs it (make system-deps, make install)")
     pytest.skip(reason)
 
 
