@@ -53,6 +53,11 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--advance", "3000", "--sweeps", "5", "--converge-runs", "2", "--late-start", "600"],
         ["--advance", "1000", "--sweeps", "2", "--page-sizes", "50", "--converge-runs", "1"],
     ),
+    "gates": (
+        "benchmarks.bench_gates",
+        ["--frames", "100000", "--calls", "30000"],
+        ["--frames", "20000", "--calls", "5000", "--no-lint"],
+    ),
     "e2e": (
         "benchmarks.bench_e2e",
         ["--rate", "15", "--seconds", "30", "--factors", "1", "10"],

@@ -162,7 +162,7 @@ class PerKeyTransportDedupFn(_TransportRouting, beam.DoFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         seen: Any = beam.DoFn.StateParam(SEEN),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
@@ -231,7 +231,7 @@ class ShardedTransportDedupFn(_TransportRouting, _ShardedStateFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -249,7 +249,7 @@ class ShardedTransportDedupFn(_TransportRouting, _ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_seen(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -297,7 +297,7 @@ class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         last: Any = beam.DoFn.StateParam(LAST),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
@@ -329,7 +329,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -350,7 +350,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_last(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -388,7 +388,7 @@ class ProcessFrames(beam.PTransform):
         self.shards = shards
         self.layout = layout
 
-    def expand(self, messages: beam.PCollection) -> ProcessedFrames:  # type: ignore[override]
+    def expand(self, messages: beam.PCollection) -> ProcessedFrames:
         shards = self.shards if self.layout == "sharded" else None
         if shards is None:
             transport: beam.DoFn = PerKeyTransportDedupFn(self.transport_window_s)

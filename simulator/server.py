@@ -126,7 +126,7 @@ class Simulator:
         self._seq = itertools.count(1)
         if config.record_path:
             Path(config.record_path).parent.mkdir(parents=True, exist_ok=True)
-            self._record = open(config.record_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._record = open(config.record_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's life
         self.server: Server | None = None
         self._generator: asyncio.Task[None] | None = None
 
@@ -404,7 +404,7 @@ class Simulator:
 
     # -- HTTP control -----------------------------------------------------------------------------
 
-    def serve_control(
+    def serve_control(  # noqa: C901 - the HTTP handler: each route is a small nested method
         self, host: str, port: int, loop: asyncio.AbstractEventLoop
     ) -> ThreadingHTTPServer:
         """Start the HTTP control server on its own thread; returns it (``shutdown()`` stops it)."""
@@ -490,7 +490,7 @@ class Simulator:
         threading.Thread(target=httpd.serve_forever, name="simulator-control", daemon=True).start()
         return httpd
 
-    def _fault(self, path: str, query: dict[str, str]) -> Any:
+    def _fault(self, path: str, query: dict[str, str]) -> Any:  # noqa: C901 - one route per fault
         """The fault coroutine for ``path`` with validated parameters (``ValueError`` if bad)."""
 
         def number(

@@ -107,7 +107,7 @@ class DayState:
                 },
             )
 
-    def apply(self, message: Message) -> None:
+    def apply(self, message: Message) -> None:  # noqa: C901 - one case per state message type
         """Update the entity ``message`` is about (unknown ids and bet messages change nothing:
         the query sweep does not ask about bets)."""
         self.applied += 1
