@@ -87,11 +87,12 @@ def sweep_cost(advance: int, sweeps: int, page_sizes: list[int], workdir: Path) 
             durations: list[float] = []
             requests: list[float] = []
             collector = _Collector()
-            runner = Sweeps(
-                config,
-                collector,  # type: ignore[arg-type]
-                client_factory=lambda c, r=requests: _TimedClient(_default_client(c), r),  # type: ignore[misc]
-            )
+
+            def timed(c: SweepConfig, r: list[float] = requests) -> Any:
+                return _TimedClient(_default_client(c), r)
+
+            forwarder: Any = collector  # offer/refuse: all a sweep needs of the forwarder
+            runner = Sweeps(config, forwarder, client_factory=timed)
             last: Any = None
             for _ in range(sweeps):
                 before = len(collector.frames)
