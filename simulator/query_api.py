@@ -164,8 +164,8 @@ def answer(state: DayState, document: str, variables: dict[str, Any]) -> dict[st
         until = parse_timestamp(variables["until"]) if variables.get("until") else None
     except (TypeError, ValueError) as exc:
         return _error(str(exc))
-    selected = state.events_between(since, until)
-    return _page(operation, [state.event_node(s) for s in selected], first, offset)
+    events = state.events_between(since, until)
+    return _page(operation, [state.event_node(e) for e in events], first, offset)
 
 
 def parse_request(body: bytes) -> tuple[str, dict[str, Any]]:

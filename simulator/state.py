@@ -296,21 +296,21 @@ class DayState:
                         for d in s.dividends
                     ]
                 }
-        for s in events:
-            eid = s.event.event_id
-            out["EventStatusChanged"][eid] = {"status": s.status}
-            for competitor, status in s.competitors.items():
+        for ev in events:
+            eid = ev.event.event_id
+            out["EventStatusChanged"][eid] = {"status": ev.status}
+            for competitor, status in ev.competitors.items():
                 out["CompetitorStatusChanged"][f"{eid}|{competitor}"] = {"status": status}
-            if s.result_status is not None:
+            if ev.result_status is not None:
                 out["EventResultChanged"][eid] = {
-                    "result_status": s.result_status,
+                    "result_status": ev.result_status,
                     "competitor_results": [
                         {
                             "competitor_id": r["competitorId"],
                             "finishing_position": r["finishingPosition"],
                             "status": r["status"],
                         }
-                        for r in s.results
+                        for r in ev.results
                     ],
                 }
         return out
