@@ -228,3 +228,20 @@ def test_reference_ordering_guard_changed_but_older_is_stale():
     _, state = dedup.decide_reference(None, _ref(T2, status="CLOSED"), 0, 100)
     older = _ref(T1, status="OPEN")
     assert dedup.decide_reference(state, older, 10, 100) == (dedup.Decision.STALE, state)
+
+
+@pytest.mark.parametrize(
+    ("message_type", "values"),
+    [
+        ("PoolTotalChanged", {"product_id": "p10", "gross_amounts": [{"amount": "1.50"}]}),
+        ("PoolTotalChanged", {"product_id": "p1", "gross_amounts": [{"amount": "1E+2"}]}),
+        ("PoolTotalChanged", {"product_id": "p1", "gross_amounts": [{"amount": "1.5"}]}),
+        ("SelectionStatusChanged", {"selection_id": "s10", "status": "ACTIVE"}),
+    ],
+)
+def test_fingerprint_fast_paths_give_the_digest_of_the_canonical_text(message_type, values):
+    """The digest is persisted in state: the fast paths must not change it."""
+    slow = dedup.fingerprint_text(
+        dedup.canonical_json(dedup.canonical_values(message_type, values))
+    )
+    assert fingerprint(message_type, values) == slow
