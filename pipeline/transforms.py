@@ -1,11 +1,17 @@
 """The Beam steps of the pipeline: thin shells over the plain functions of the core.
 
-Reading top to bottom follows the README's diagram::
+Reading top to bottom follows the README's diagram.  ``per_key`` layout (Dataflow)::
 
-    ParseFrames → DropTransportDuplicates ─┬─ raw, dead-letter, reference rows + messages ─┐
-                                           └─ per-event elements                            │
-                   → DropSemanticDuplicates ─ typed rows + typed messages ─ CollectRows /   │
-                                                                            CollectMessages ┘
+    ParseFrames → DropTransportDuplicates ─┬─ raw, dead-letter rows + messages ─────────────┐
+                                           └─ one element per typed event / reference record │
+                   → DropSemanticDuplicates ─ typed + reference rows and messages ─ CollectRows /
+                                                                                CollectMessages
+
+``sharded`` layout (the local direct runner: every step costs per bundle, so no merge steps)::
+
+    ParseFrames → DropTransportDuplicates ─ one element per semantic shard a frame touches
+                → DropSemanticDuplicates ─ every row and message (raw / dead letter from the
+                                           frame's first element, the carrier)
 
 Transport dedup is keyed by the frame id, semantic dedup by the entity.  Two state layouts
 (``--dedup_layout``), same decisions (``pipeline.dedup``):
