@@ -1,6 +1,7 @@
 # tote-realtime — everything a developer or CI does goes through here.
 #   make run    install what is missing, then start the whole local system
-#   make test   install what is missing, then lint and run the whole test suite
+#   make test   install what is missing, then lint (ruff, mypy) and run the whole test suite
+#   make help   every target with its one-line description
 #   make bench  the benchmarks (throughput, latency percentiles)
 # Each section below belongs to one part of the system.
 
@@ -12,7 +13,13 @@ BQVENV := .bqvenv
 IACVENV := .iacvenv
 RUN_DIR := .run
 
-.PHONY: install run test lint fmt bench system-deps clean
+.PHONY: help install run test lint fmt bench system-deps clean
+.DEFAULT_GOAL := help
+
+# `make help` (or plain `make`) lists every target that has a `## description` on its line.
+help: ## List the targets and what each does
+	@grep -hE '^[a-zA-Z][a-zA-Z0-9_.-]*:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "} {printf "  %-18s %s\n", $$1, $$2}'
 
 # --- install ------------------------------------------------------------------------------------
 $(VENV)/.installed: setup.py
@@ -36,32 +43,33 @@ $(IACVENV)/.installed: devstack/iac-requirements.txt
 	$(IACVENV)/bin/python -m pip install -q -r devstack/iac-requirements.txt
 	@touch $@
 
-install: $(VENV)/.installed $(BQVENV)/.installed $(IACVENV)/.installed
+install: $(VENV)/.installed $(BQVENV)/.installed $(IACVENV)/.installed ## Create .venv, .bqvenv and .iacvenv and install what is missing
 
 # System packages (Java + Pub/Sub emulator come with the machine image; Chromium for the
 # dashboard's browser test). Installs only what is missing, only when it can (root + apt).
-system-deps:
+system-deps: ## Install missing system packages (Java, gcloud + Pub/Sub emulator, Chromium)
 	@bash devstack/system-deps.sh
 
 # --- quality --------------------------------------------------------------------------------------
-lint: $(VENV)/.installed
+# The gates: every one fails the build (mypy's settings are in pyproject.toml).
+lint: $(VENV)/.installed ## Gates: ruff check, ruff format --check, mypy (zero errors)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
-fmt: $(VENV)/.installed
+fmt: $(VENV)/.installed ## Fix what ruff can and format the code
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-test: install
-	$(VENV)/bin/ruff check .
+test: install lint ## Install, lint (the gates), then run the whole test suite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # --- local system ---------------------------------------------------------------------------------
-run: install
+run: install ## Start the whole local system (ARGS=--help for its options)
 	$(PY) -m devstack.run $(ARGS)
 
 # --- benchmarks -----------------------------------------------------------------------------------
-bench: install
+bench: install ## Run the benchmarks (ARGS='--only NAME' for one)
 	$(PY) -m benchmarks $(ARGS)
 
 # --- pipeline -------------------------------------------------------------------------------------
@@ -75,18 +83,18 @@ CONNECTOR_PORT ?= 8081
 CONNECTOR_CONTROL_TOKEN ?= local-control-token
 .PHONY: simulator connector test-connector bench-connector
 
-simulator: $(VENV)/.installed
+simulator: $(VENV)/.installed ## Start the Tote simulator alone (SIM_PORT, SIM_RATE)
 	$(PY) -m simulator --port $(SIM_PORT) --rate $(SIM_RATE) --api-key local-api-key
 
-connector: $(VENV)/.installed
+connector: $(VENV)/.installed ## Start the connector alone against the simulator (needs PUBSUB_EMULATOR_HOST)
 	PORT=$(CONNECTOR_PORT) CONTROL_TOKEN=$(CONNECTOR_CONTROL_TOKEN) TOTE_API_KEY=local-api-key \
 	TOTE_SUBSCRIPTIONS_URL=ws://127.0.0.1:$(SIM_PORT)/partner/connections/graphql/ \
 	$(PY) -m connector
 
-test-connector: $(VENV)/.installed
+test-connector: $(VENV)/.installed ## Run the connector's tests
 	$(PY) -m pytest tests/connector $(PYTEST_ARGS)
 
-bench-connector: $(VENV)/.installed
+bench-connector: $(VENV)/.installed ## Benchmark the connector (simulator to Pub/Sub emulator)
 	$(PY) -m benchmarks.bench_connector
 
 
@@ -96,10 +104,10 @@ bench-connector: $(VENV)/.installed
 WEBAPP_PORT ?= 8080
 .PHONY: webapp test-webapp bench-webapp
 
-webapp: $(VENV)/.installed
+webapp: $(VENV)/.installed ## Start the web app alone (WEBAPP_PORT)
 	PORT=$(WEBAPP_PORT) WEBAPP_HOST=127.0.0.1 $(VENV)/bin/gunicorn -c webapp/gunicorn_conf.py 'webapp.app:create_app()'
 
-test-webapp: $(VENV)/.installed
+test-webapp: $(VENV)/.installed ## Run the web app's tests
 	$(PY) -m pytest tests/webapp $(PYTEST_ARGS)
 
 # Access tokens for a deployed web app (docs/webapp.md#access). The keyring is read from Secret
@@ -109,16 +117,16 @@ test-webapp: $(VENV)/.installed
 TTL ?= 3600
 .PHONY: webapp-token webapp-token-key
 
-webapp-token: $(VENV)/.installed
+webapp-token: $(VENV)/.installed ## Mint an access token for a deployed web app (PROJECT, SUB, STREAMS, TTL)
 	$(call deploy-require,PROJECT SUB STREAMS)
 	@WEBAPP_TOKEN_KEYS="$$(gcloud secrets versions access latest --secret=tote-webapp-token-keys --project=$(PROJECT))" $(PY) -m webapp.tokens mint --sub '$(SUB)' --streams '$(STREAMS)' --ttl '$(TTL)'
 
-webapp-token-key: $(VENV)/.installed
+webapp-token-key: $(VENV)/.installed ## Print a fresh access-token keyring entry (KID)
 	$(call deploy-require,KID)
 	@$(PY) -m webapp.tokens new-key --kid '$(KID)'
 
 # 1000 SSE clients, 100 events/s through the Pub/Sub emulator; BENCH_ARGS='--clients 2000' etc.
-bench-webapp: $(VENV)/.installed
+bench-webapp: $(VENV)/.installed ## Benchmark the web app (1000 SSE clients; BENCH_ARGS=...)
 	$(PY) -m benchmarks.bench_webapp $(BENCH_ARGS)
 
 # --- deploy (Terraform, Dataflow flex template, images) -------------------------------------------
@@ -167,74 +175,74 @@ deploy-require = $(foreach v,$(1),$(if $(strip $($(v))),,$(error $(v) is not set
 	dataflow-drain dataflow-status connector-status connector-start connector-stop deploy
 
 # Regenerate the files derived from contract/catalog.py and pipeline/options.py.
-tf-catalog: $(VENV)/.installed
+tf-catalog: $(VENV)/.installed ## Regenerate the Terraform files derived from contract/catalog.py
 	$(PY) -m deploy.export_catalog
 
-template-metadata: $(VENV)/.installed
+template-metadata: $(VENV)/.installed ## Regenerate the flex template metadata from pipeline/options.py
 	$(PY) -m deploy.flex_template_metadata
 
-tf-fmt:
+tf-fmt: ## Format the Terraform files
 	terraform fmt -recursive terraform
 
 # Once per project: the bucket that holds Terraform state (versioned, so a bad apply can be undone).
-tf-state-bucket:
+tf-state-bucket: ## Once per project: create the Terraform state bucket (PROJECT, REGION)
 	$(call deploy-require,PROJECT REGION)
 	gcloud storage buckets create gs://$(TF_STATE_BUCKET) --project=$(PROJECT) --location=$(REGION) --uniform-bucket-level-access
 	gcloud storage buckets update gs://$(TF_STATE_BUCKET) --versioning
 
-tf-init:
+tf-init: ## terraform init against the state bucket (PROJECT)
 	$(call deploy-require,PROJECT)
 	$(TF) init -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=prefix=tote-realtime
 
 # What must exist before the rest: APIs, the image repository and Dataflow bucket (images and
 # the template are pushed there) and the secret containers (Cloud Run refuses to deploy a
 # revision whose secret has no version yet).
-tf-bootstrap:
+tf-bootstrap: ## Apply what must exist first: APIs, image repository, bucket, secrets
 	$(call deploy-require,PROJECT REGION)
 	$(TF) apply $(TF_APPLY_FLAGS) $(TF_VARS) -target=google_project_service.enabled \
 		-target=google_artifact_registry_repository.images -target=google_storage_bucket.dataflow \
 		-target=google_secret_manager_secret.this
 
-tf-plan:
+tf-plan: ## terraform plan (PROJECT, REGION)
 	$(call deploy-require,PROJECT REGION)
 	$(TF) plan $(TF_VARS)
 
-tf-apply:
+tf-apply: ## terraform apply (PROJECT, REGION)
 	$(call deploy-require,PROJECT REGION)
 	$(TF) apply $(TF_APPLY_FLAGS) $(TF_VARS)
 
-tf-destroy:
+tf-destroy: ## terraform destroy (PROJECT, REGION)
 	$(call deploy-require,PROJECT REGION)
 	$(TF) destroy $(TF_VARS)
 
 # The connector, web app and flex-template launcher images, tagged with the commit.
-build-and-push:
+build-and-push: ## Build and push the connector, web app and launcher images
 	$(call deploy-require,PROJECT REGION)
 	gcloud auth configure-docker $(REGION)-docker.pkg.dev --quiet
 	docker buildx build --platform=linux/amd64 --push -f deploy/connector.Dockerfile -t $(IMAGE_REPO)/connector:$(IMAGE_TAG) .
 	docker buildx build --platform=linux/amd64 --push -f deploy/webapp.Dockerfile -t $(IMAGE_REPO)/webapp:$(IMAGE_TAG) .
 	docker buildx build --platform=linux/amd64 --push -f deploy/flex_template/Dockerfile -t $(LAUNCHER_IMAGE) .
 
-template-build:
+template-build: ## Build the Dataflow flex template
 	$(call deploy-require,PROJECT REGION)
 	gcloud dataflow flex-template build $(TEMPLATE_PATH) --project=$(PROJECT) \
 		--image=$(LAUNCHER_IMAGE) --sdk-language=PYTHON \
 		--metadata-file=deploy/flex_template/metadata.json
 
 # Launch the streaming job (first time, or after a drain).
-dataflow-run:
+dataflow-run: ## Launch the streaming Dataflow job (first time, or after a drain)
 	$(call deploy-require,PROJECT REGION)
 	$(DATAFLOW_RUN)
 
 # Replace the running job in place: same name, so Dataflow carries its state over; steps are
 # matched by label, renamed ones through TRANSFORM_NAME_MAPPINGS.
-dataflow-update:
+dataflow-update: ## Replace the running Dataflow job in place (TRANSFORM_NAME_MAPPINGS=...)
 	$(call deploy-require,PROJECT REGION)
 	$(DATAFLOW_RUN) --update $(if $(TRANSFORM_NAME_MAPPINGS),--transform-name-mappings=$(TRANSFORM_NAME_MAPPINGS))
 
 # Stop reading, finish everything in flight, then stop (no data lost; the subscription keeps
 # whatever arrives meanwhile).
-dataflow-drain:
+dataflow-drain: ## Drain the running Dataflow job (finish in-flight work, then stop)
 	$(call deploy-require,PROJECT REGION)
 	@job_id=$$(gcloud dataflow jobs list --project=$(PROJECT) --region=$(REGION) --status=active \
 		--filter='name=$(DATAFLOW_JOB)' --format='value(id)'); \
@@ -242,7 +250,7 @@ dataflow-drain:
 	echo "draining $(DATAFLOW_JOB) ($$job_id)"; \
 	gcloud dataflow jobs drain $$job_id --project=$(PROJECT) --region=$(REGION)
 
-dataflow-status:
+dataflow-status: ## List the Dataflow job's recent runs
 	$(call deploy-require,PROJECT REGION)
 	gcloud dataflow jobs list --project=$(PROJECT) --region=$(REGION) --filter='name=$(DATAFLOW_JOB)' --limit=5
 
@@ -251,23 +259,23 @@ dataflow-status:
 # so the call carries the same OIDC identity as the 06:00 and 23:00 runs.
 CONNECTOR_URL_CMD = gcloud run services describe tote-connector --project=$(PROJECT) --region=$(REGION) --format='value(status.url)'
 
-connector-status:
+connector-status: ## The cloud connector's /status (needs roles/run.invoker)
 	$(call deploy-require,PROJECT REGION)
 	curl -fsS -H "Authorization: Bearer $$(gcloud auth print-identity-token)" "$$($(CONNECTOR_URL_CMD))/status"
 
-connector-start:
+connector-start: ## Start the cloud connector now (runs the Scheduler start job)
 	$(call deploy-require,PROJECT REGION)
 	gcloud scheduler jobs run tote-connector-start --project=$(PROJECT) --location=$(REGION)
 
-connector-stop:
+connector-stop: ## Stop the cloud connector now (runs the Scheduler stop job)
 	$(call deploy-require,PROJECT REGION)
 	gcloud scheduler jobs run tote-connector-stop --project=$(PROJECT) --location=$(REGION)
 
 # Everything but the Dataflow job, in the order that works on an empty project.
-deploy:
+deploy: ## Everything but the Dataflow job, in order (tf-bootstrap .. tf-apply)
 	$(call deploy-require,PROJECT REGION)
 	$(MAKE) tf-bootstrap build-and-push template-build tf-apply
 	@echo "Now: make dataflow-run (first time) or make dataflow-update (job already running)."
 
-clean:
+clean: ## Remove the virtualenvs and local state
 	rm -rf $(VENV) $(BQVENV) $(IACVENV) $(RUN_DIR) *.egg-info

@@ -18,7 +18,18 @@ WEBAPP = [
     "gunicorn>=23",
     "PyJWT[crypto]>=2.10.1,<3",  # 2.10.0: CVE-2024-53861 (iss checked as a substring)
 ]  # access tokens (webapp/access.py)
-DEV = ["pytest>=8", "ruff>=0.8", "python-hcl2>=8,<9", "hypothesis>=6.100", "jsonschema>=4.23,<5"]
+# mypy is one of `make lint`'s gates; tqdm is the replay tool's progress bar (a developer tool,
+# never in a production image); types-tqdm gives mypy its annotations.
+REPLAY = ["tqdm>=4.66,<5"]
+DEV = [
+    "pytest>=8",
+    "ruff>=0.8",
+    "python-hcl2>=8,<9",
+    "hypothesis>=6.100",
+    "jsonschema>=4.23,<5",
+    "mypy>=1.14",
+    "types-tqdm",
+]
 
 setup(
     name="tote-realtime",
@@ -48,6 +59,7 @@ setup(
         "beam": BEAM,
         "connector": CONNECTOR,
         "webapp": WEBAPP,
-        "dev": sorted(set(BEAM + CONNECTOR + WEBAPP + DEV)),
+        "replay": REPLAY,
+        "dev": sorted(set(BEAM + CONNECTOR + WEBAPP + REPLAY + DEV)),
     },
 )

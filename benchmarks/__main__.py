@@ -48,6 +48,11 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--pages", "40", "--partial", "0.25"],
     ),
     "bigquery": ("benchmarks.bench_bigquery", [], ["--rows", "1000", "--starts", "1"]),
+    "gates": (
+        "benchmarks.bench_gates",
+        ["--frames", "100000", "--calls", "30000"],
+        ["--frames", "20000", "--calls", "5000", "--no-lint"],
+    ),
     "e2e": (
         "benchmarks.bench_e2e",
         ["--rate", "15", "--seconds", "30", "--factors", "1", "10"],

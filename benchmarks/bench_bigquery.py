@@ -18,6 +18,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.stats import percentile, report
 from contract import catalog, ingress
@@ -46,7 +47,7 @@ def rss_mb(pid: int) -> float:
     return total_kb / 1024
 
 
-def pool_rows(n: int) -> list[dict]:
+def pool_rows(n: int) -> list[dict[str, Any]]:
     """``n`` pool_total_changed rows as the pipeline builds them, over 200 products."""
     spec = catalog.by_name("PoolTotalChanged")
     assert spec is not None
@@ -76,7 +77,7 @@ def pool_rows(n: int) -> list[dict]:
     return rows
 
 
-def beam_insert(table: str, rows: list[dict]) -> float:
+def beam_insert(table: str, rows: list[dict[str, Any]]) -> float:
     """Seconds for a batch Beam pipeline to stream ``rows`` into ``table``."""
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions

@@ -88,7 +88,7 @@ class Collector:
             sub = ensure_subscription(project, topic.name, f"bench-{tag}-{topic.name}")
             self.futures.append(self.subscriber.subscribe(sub, self._on_message))
 
-    def _on_message(self, message) -> None:
+    def _on_message(self, message: pubsub_v1.subscriber.message.Message) -> None:
         now = datetime.now(UTC)
         sent = ingress.parse_timestamp(message.attributes["received_at"])
         with self.lock:
@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> None:
         # 1. throughput from a backlog
         collector = Collector(PROJECT, "tput")
         frames = _frames(args.frames, 1, "tput", products=None)
-        for f in [publisher.publish(topic, d, **a) for d, a in frames]:
+        # mypy matches **dict[str, str] against publish's retry=/timeout= as well
+        futures = [publisher.publish(topic, d, **a) for d, a in frames]  # type: ignore[arg-type]  # str attributes
+        for f in futures:
             f.result(60)
         elapsed = collector.wait_for({a["frame_id"] for _, a in frames}, timeout=600)
         collector.close()
@@ -170,7 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         next_send = time.monotonic()
         for data, attrs in frames:
             attrs[ingress.ATTR_RECEIVED_AT] = ingress.format_timestamp(datetime.now(UTC))
-            publisher.publish(topic, data, **attrs)
+            publisher.publish(topic, data, **attrs)  # type: ignore[arg-type]  # str attributes, as above
             next_send += interval
             time.sleep(max(0.0, next_send - time.monotonic()))
         collector.wait_for({a["frame_id"] for _, a in frames}, timeout=300)

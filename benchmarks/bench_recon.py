@@ -23,6 +23,7 @@ import logging
 import random
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 from benchmarks.stats import percentile, report
 from contract import ingress
@@ -35,7 +36,7 @@ def _uuid(rng: random.Random) -> str:
     return f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-8{rng.getrandbits(12):03x}-{rng.getrandbits(48):012x}"
 
 
-def _break(operation: str, nodes: list[dict]) -> dict:
+def _break(operation: str, nodes: list[dict[str, Any]]) -> dict[str, Any]:
     """Make a page partial and hostile in place; returns its GraphQL error."""
     if operation == "products":
         nodes[1]["type"]["selling"] = None

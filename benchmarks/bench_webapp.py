@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.9:1")
 os.environ.setdefault("GCE_METADATA_IP", "127.0.0.9:1")
@@ -36,6 +37,9 @@ from devstack.provision import ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from webapp.events import REFERENCE_TOPIC
 
+if TYPE_CHECKING:
+    from google.cloud import pubsub_v1
+
 PROJECT = "bench-webapp"
 _SENT = re.compile(rb'"bench_sent_ns":(\d+)')
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 class SSEClient(asyncio.Protocol):
     """A minimal SSE reader: counts events and records their delivery latency."""
 
-    def __init__(self, request: bytes, latencies: list[float], state: dict) -> None:
+    def __init__(self, request: bytes, latencies: list[float], state: dict[str, bool]) -> None:
         self.request = request
         self.latencies = latencies
         self.state = state
@@ -53,7 +57,8 @@ class SSEClient(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.write(self.request)  # type: ignore[attr-defined]
+        assert isinstance(transport, asyncio.WriteTransport)  # a TCP connection's transport
+        transport.write(self.request)
 
     def data_received(self, data: bytes) -> None:
         now = time.time_ns()
@@ -69,6 +74,17 @@ class SSEClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+
+
+def _typed_topic(name: str) -> str:
+    """The typed topic of catalog message type ``name`` (the benchmark cannot run without it)."""
+    message_type = catalog.by_name(name)
+    if message_type is None or message_type.topic is None:
+        raise LookupError(f"{name} has no typed topic in contract/catalog.py")
+    return message_type.topic
+
+
+_TOPIC = _typed_topic("PoolTotalChanged")
 
 
 def _message(seq: int) -> bytes:
@@ -110,7 +126,7 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
     publisher = pubsub_v1.PublisherClient(
         batch_settings=pubsub_v1.types.BatchSettings(max_latency=0.002, max_messages=50)
     )
-    topic = publisher.topic_path(PROJECT, catalog.by_name("PoolTotalChanged").topic)
+    topic = publisher.topic_path(PROJECT, _TOPIC)
     start = time.monotonic()
     seq = 0
     futures = []
@@ -127,26 +143,28 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
     publisher.stop()
 
 
-def _baseline_subscriber(latencies: list[float], state: dict) -> object:
+def _baseline_subscriber(
+    latencies: list[float], state: dict[str, bool]
+) -> pubsub_v1.subscriber.futures.StreamingPullFuture:
     """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency."""
     from google.cloud import pubsub_v1
 
     from devstack.provision import ensure_subscription
 
-    topic = catalog.by_name("PoolTotalChanged").topic
+    topic = _TOPIC
     path = ensure_subscription(PROJECT, topic, f"bench-baseline-{os.getpid()}")
 
-    def on_message(message: object) -> None:
+    def on_message(message: pubsub_v1.subscriber.message.Message) -> None:
         now = time.time_ns()
-        found = _SENT.search(message.data)  # type: ignore[attr-defined]
+        found = _SENT.search(message.data)
         if found and state["measure"]:
             latencies.append((now - int(found.group(1))) / 1e6)
-        message.ack()  # type: ignore[attr-defined]
+        message.ack()
 
     return pubsub_v1.SubscriberClient().subscribe(path, on_message)
 
 
-def _status(port: int) -> dict:
+def _status(port: int) -> dict[str, Any]:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=10) as resp:
         return json.load(resp)
 
@@ -219,7 +237,7 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
     await asyncio.to_thread(publisher.join, 30)
     await asyncio.sleep(1.0)
     status = await asyncio.to_thread(_status, port)
-    baseline_future.cancel()  # type: ignore[attr-defined]
+    baseline_future.cancel()
     latencies.sort()
     baseline.sort()
 

@@ -150,7 +150,11 @@ def bench_resume(rate: float, seconds: float) -> bool:
                     str(i), received_at=f"{stamp}.{int(now * 1000) % 1000:03d}Z"
                 )
                 futures.append(
-                    publisher.publish(publisher.topic_path(PROJECT, prefix + topic), data, **attrs)
+                    publisher.publish(
+                        publisher.topic_path(PROJECT, prefix + topic),
+                        data,
+                        **attrs,  # type: ignore[arg-type]  # str attributes (mypy: retry=)
+                    )
                 )
             for future in futures:
                 future.result(timeout=30)
@@ -174,7 +178,7 @@ def bench_resume(rate: float, seconds: float) -> bool:
             late = b.status()["events"]["late"]
         gaps = [m for m in rest if m.event == "replay-gap"]
         amounts = [
-            m.json()["data"]["gross_amounts"][0]["amount"]  # type: ignore[index]
+            m.json()["data"]["gross_amounts"][0]["amount"]  # type: ignore[index]  # an event's JSON
             for m in first + rest
             if m.event == "pool-total"
         ]

@@ -97,7 +97,7 @@ def _audiences(settings: Settings) -> list[str]:
     ]
 
 
-def create_app(
+def create_app(  # noqa: C901 - the app factory: each route is a small nested function
     settings: Settings | None = None,
     *,
     publisher: BatchPublisher | None = None,
@@ -113,7 +113,7 @@ def create_app(
 
     app = Flask(__name__)
     app.config["CONNECTOR"] = service
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
     def error(status: int, message: str) -> Any:
         return jsonify(error=redact(message), status=status), status
@@ -174,7 +174,9 @@ def create_app(
             )
         except ParamError as exc:
             return error(400, str(exc))
-        return jsonify(redact.value(service.status_dict(window)))
+        body = service.status_dict(window)
+        body["auth"] = authorizer.counters()  # tokens rejected (401), verifier failures (503)
+        return jsonify(redact.value(body))
 
     @app.post("/start")
     def start() -> Any:
@@ -200,7 +202,7 @@ def create_app(
     def test_pubsub() -> Any:
         try:
             message_id = service.test_publish()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any publish failure is reported as a 502
             log.error("test publish failed: %s", exc)
             return error(502, f"publish to {settings.ingress_topic} failed: {type(exc).__name__}")
         return jsonify(message_id=message_id, topic=settings.ingress_topic)

@@ -143,7 +143,7 @@ class ToteClient:
                 compression=None,
             )
         except InvalidStatus as exc:
-            code = exc.response.status_code
+            code: int | None = exc.response.status_code
             if code in (401, 403):
                 raise FatalConnectionError(f"handshake refused with HTTP {code}") from None
             raise SessionEnded(f"handshake refused with HTTP {code}") from None

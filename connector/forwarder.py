@@ -120,7 +120,7 @@ class Forwarder:
         self._capture: IO[str] | None = None
         if capture_path:
             Path(capture_path).parent.mkdir(parents=True, exist_ok=True)
-            self._capture = open(capture_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._capture = open(capture_path, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._threads = [
             threading.Thread(target=self._run, name=f"ingress-publisher-{i}", daemon=True)
             for i in range(workers)
@@ -275,7 +275,7 @@ class Forwarder:
                 frame.attempts += 1
             try:
                 self._publisher.publish_batch([(f.data, f.attributes) for f in batch])
-            except Exception as exc:  # classified: retry, split or dead-letter
+            except Exception as exc:  # noqa: BLE001 - classified: retry, split or dead-letter
                 self._failed(batch_id, batch, exc)
                 continue
             now = self._clock()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import signal
+from types import FrameType
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 workers = 1
@@ -64,7 +65,7 @@ def _start_shutdown_on(signum: signal.Signals) -> None:
     """Chain gunicorn's handler for ``signum`` with the start of the connector's shutdown."""
     previous = signal.getsignal(signum)
 
-    def handler(sig: int, frame: object) -> None:
+    def handler(sig: int, frame: FrameType | None) -> None:
         from connector.api import begin_shutdown
 
         begin_shutdown()

@@ -138,7 +138,7 @@ class RedactionFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string must not hide the line
+        except Exception:  # noqa: BLE001 - a bad format string must not hide the line
             message = f"{record.msg!r} {record.args!r}"
         record.msg, record.args = self.redactor(message), ()
         fields = getattr(record, "json_fields", None)
@@ -213,7 +213,7 @@ def configure_logging(
     for old in list(root.handlers):
         if getattr(old, "_tote_connector", False):
             root.removeHandler(old)
-    handler._tote_connector = True  # type: ignore[attr-defined]
+    handler._tote_connector = True  # type: ignore[attr-defined]  # our marker, found above
     root.addHandler(handler)
     root.setLevel(level)
     # websockets logs every frame at DEBUG (with headers): never that verbose in production.

@@ -111,7 +111,7 @@ class ConnectorService:
         try:
             thread, loop, client = self._thread, self._loop, self._client
             was_running = thread is not None and thread.is_alive()
-            if was_running and loop is not None:
+            if was_running and thread is not None and loop is not None:
                 self.status.update(state=State.STOPPING)
                 loop.call_soon_threadsafe(client.request_stop)
                 thread.join(max(0.0, deadline - time.monotonic()))

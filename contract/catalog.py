@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "BET_TYPES",
@@ -113,9 +114,9 @@ class Column:
     description: str = ""
     synonyms: tuple[tuple[str, str], ...] = ()
 
-    def to_api(self) -> dict:
+    def to_api(self) -> dict[str, Any]:
         """The column as a BigQuery API ``TableFieldSchema`` dict."""
-        out: dict = {"name": self.name, "type": self.bq_type, "mode": self.mode}
+        out: dict[str, Any] = {"name": self.name, "type": self.bq_type, "mode": self.mode}
         if self.description:
             out["description"] = self.description
         if self.fields:
@@ -493,7 +494,7 @@ class TableSpec:
     message_types: tuple[str, ...] = field(default=())
 
     @property
-    def schema(self) -> list[dict]:
+    def schema(self) -> list[dict[str, Any]]:
         return [c.to_api() for c in self.columns]
 
 
@@ -659,6 +660,6 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-def table_schema(table: str) -> list[dict]:
+def table_schema(table: str) -> list[dict[str, Any]]:
     """BigQuery API schema of ``table``."""
     return TABLES[table].schema

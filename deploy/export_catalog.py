@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from contract import catalog
 
@@ -27,7 +28,7 @@ def _dump(value: object) -> str:
     return json.dumps(value, indent=2, sort_keys=False) + "\n"
 
 
-def catalog_document() -> dict:
+def catalog_document() -> dict[str, Any]:
     """The names Terraform needs, in a stable order (the catalog's own)."""
     return {
         "_generated_by": "python -m deploy.export_catalog (do not edit by hand)",

@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from pipeline.options import ToteOptions
 
@@ -62,7 +63,7 @@ def _help(action: argparse.Action) -> str:
     return text
 
 
-def metadata() -> dict:
+def metadata() -> dict[str, Any]:
     """The metadata document ``gcloud dataflow flex-template build --metadata-file`` takes."""
     return {
         "name": "tote-pipeline",

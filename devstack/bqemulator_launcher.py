@@ -17,33 +17,80 @@ the project never uses GEOGRAPHY or Avro, so this launcher
   so ``python -m pipeline.tables`` can tell whether a view is up to date;
 then hands over to bqemulator's own ``start`` command with the remaining arguments.
 
+Each patch replaces a bqemulator internal, so each is guarded: the installed bqemulator must be
+:data:`BQEMULATOR_VERSION` (``devstack/bqemulator-requirements.txt`` pins it) and every replaced
+function must be where it was with the parameters it had; otherwise the launcher stops with a
+:class:`PatchError` naming what moved, instead of starting an emulator that quietly behaves
+differently.  ``--check`` applies every patch and exits without starting (the tests use it).
+
 This file runs inside the emulator's own virtualenv (its grpcio/protobuf pins differ from
 Beam's), so it imports nothing from the project's virtualenv; its one helper,
 ``insert_validation``, is a standard-library module next to it, imported as a sibling.
 """
 
+import inspect
 import json
 import logging
 import os
 import sys
+import types
 from typing import Any
 
 import insert_validation
 
 _log = logging.getLogger("bqemulator_launcher")
 
+BQEMULATOR_VERSION = "1.4.0"
+"""The bqemulator release the patches below were written against."""
+
+
+class PatchError(RuntimeError):
+    """The installed bqemulator is not the one these patches were written for."""
+
+
+def _check_version() -> None:
+    import bqemulator
+
+    version = getattr(bqemulator, "__version__", "unknown")
+    if version != BQEMULATOR_VERSION:
+        raise PatchError(
+            f"devstack/bqemulator_launcher.py patches bqemulator {BQEMULATOR_VERSION} internals "
+            f"but {version} is installed: re-check each patch against it, then update "
+            "BQEMULATOR_VERSION (and devstack/bqemulator-requirements.txt)"
+        )
+
+
+def _require(owner: Any, name: str, parameters: tuple[str, ...] | None = None) -> Any:
+    """``owner.name``, checked to exist and (for a function) to take exactly ``parameters``."""
+    where = (
+        owner.__name__
+        if isinstance(owner, types.ModuleType)
+        else f"{owner.__module__}.{owner.__qualname__}"
+    )
+    value = getattr(owner, name, None)
+    if value is None:
+        raise PatchError(f"bqemulator {BQEMULATOR_VERSION}: {where}.{name} no longer exists")
+    if parameters is not None:
+        found = tuple(inspect.signature(value).parameters)
+        if found != parameters:
+            raise PatchError(
+                f"bqemulator: {where}.{name} takes {found}, the patch expects {parameters}"
+            )
+    return value
+
 
 def _patch_engine() -> None:
     """Make DuckDB start-up offline-safe (see the module docstring)."""
     from bqemulator.storage import engine
 
+    _require(engine.DuckDBEngine, "_load_spatial", ("self",))
+    original_pragmas = _require(engine.DuckDBEngine, "_apply_session_pragmas", ("self",))
+
     def load_spatial_if_present(self: Any) -> None:
         try:
             self.connection.execute("LOAD spatial")
-        except Exception as exc:  # absent offline: GEOGRAPHY then unsupported
+        except Exception as exc:  # noqa: BLE001 - absent offline: GEOGRAPHY then unsupported
             _log.warning("spatial extension not loaded (GEOGRAPHY unsupported): %s", exc)
-
-    original_pragmas = engine.DuckDBEngine._apply_session_pragmas
 
     def pragmas_without_downloads(self: Any) -> None:
         original_pragmas(self)
@@ -65,36 +112,49 @@ def _field_dict(field: Any) -> dict[str, Any]:
     }
 
 
-def _conversion_problem(values: dict[str, Any], arrow_schema: Any, tabledata: Any) -> tuple:
+def _conversion_problem(
+    values: dict[str, Any], arrow_schema: Any, tabledata: Any
+) -> tuple[str, str]:
     """(location, message) naming the first value that cannot be converted to its column."""
     for name, value in values.items():
         try:
             tabledata.bq_rows_to_arrow([{"json": {name: value}}], arrow_schema)
-        except Exception:  # this is the culprit
+        except Exception:  # noqa: BLE001 - whatever it raises, this value is the culprit
             column_type = arrow_schema.field(name).type
             return name, f"Cannot convert value to {column_type} (bad value): {value!r}"
     return "", "Cannot convert row to the table's schema."
 
 
-def _patch_insert_all() -> None:
+def _patch_insert_all() -> None:  # noqa: C901 - the nested handler follows BigQuery's insertAll rules
     """Route ``insertAll`` through BigQuery-like per-row validation first."""
     from bqemulator.api.routes import tabledata
     from fastapi import Request
     from fastapi.routing import APIRoute
 
-    original = tabledata.insert_all
+    original = _require(
+        tabledata, "insert_all", ("project_id", "dataset_id", "table_id", "request", "ctx")
+    )
+    _require(tabledata, "bq_rows_to_arrow", ("rows", "schema"))
+    _require(tabledata, "_build_arrow_schema", ("fields_raw",))
+    _require(tabledata, "_fields_raw_from_schema", ("fields",))
+    _require(tabledata, "_Ctx")
+    _require(tabledata, "router")
 
-    def conversion_errors(rows: list[Any], candidates: list[int], arrow_schema: Any) -> dict:
+    def conversion_errors(
+        rows: list[Any], candidates: list[int], arrow_schema: Any
+    ) -> dict[int, dict[str, Any]]:
         found = {}
         for index in candidates:
             try:
                 tabledata.bq_rows_to_arrow([rows[index]], arrow_schema)
-            except Exception:  # any conversion failure is this row's
+            except Exception:  # noqa: BLE001 - any conversion failure is this row's
                 problem = _conversion_problem(rows[index]["json"], arrow_schema, tabledata)
                 found[index] = insert_validation.insert_error(index, [problem])
         return found
 
-    async def insert_all(project_id, dataset_id, table_id, request, ctx):  # type: ignore[no-untyped-def]
+    async def insert_all(
+        project_id: str, dataset_id: str, table_id: str, request: Request, ctx: Any
+    ) -> dict[str, Any]:
         args = (project_id, dataset_id, table_id, request, ctx)
         table_meta = ctx.catalog.get_table(project_id, dataset_id, table_id)
         if table_meta is None:
@@ -155,19 +215,30 @@ def _patch_insert_all() -> None:
         "ctx": tabledata._Ctx,
         "return": dict[str, Any],
     }
-    for route in list(tabledata.router.routes):
-        if isinstance(route, APIRoute) and route.endpoint is original:
-            tabledata.router.routes.remove(route)
-            tabledata.router.add_api_route(
-                route.path.removeprefix(tabledata.router.prefix),
-                insert_all,
-                methods=list(route.methods),
-            )
+    routes = [
+        r for r in tabledata.router.routes if isinstance(r, APIRoute) and r.endpoint is original
+    ]
+    if len(routes) != 1:
+        raise PatchError(f"bqemulator: expected one insertAll route, found {len(routes)}")
+    for route in routes:
+        tabledata.router.routes.remove(route)
+        tabledata.router.add_api_route(
+            route.path.removeprefix(tabledata.router.prefix),
+            insert_all,
+            methods=list(route.methods),
+        )
 
 
 def _patch_snapshots() -> None:
     """Publish the change event of a write but skip the full-table snapshot copy."""
     from bqemulator.versioning import snapshots
+
+    _require(
+        snapshots.SnapshotManager,
+        "record_change",
+        ("self", "project_id", "dataset_id", "table_id"),
+    )
+    _require(snapshots, "TableDataChanged", ("project_id", "dataset_id", "table_id"))
 
     def record_change_without_snapshot(
         self: Any, project_id: str, dataset_id: str, table_id: str
@@ -181,7 +252,7 @@ def _patch_view_resource() -> None:
     """Include ``view: {query, useLegacySql}`` in table resources of views."""
     from bqemulator.api.routes import tables
 
-    original = tables._table_to_rest
+    original = _require(tables, "_table_to_rest", ("t",))
 
     def table_to_rest(t: Any) -> dict[str, Any]:
         body = original(t)
@@ -192,18 +263,33 @@ def _patch_view_resource() -> None:
     tables._table_to_rest = table_to_rest
 
 
-def main(argv: list[str]) -> None:
-    """``argv`` are bqemulator ``start`` options, e.g. ``--rest-port 9050 --data-dir D``."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    os.environ["BQEMU_ENABLE_FORMAT_EXTENSIONS"] = "false"
+def apply_patches() -> None:
+    """Every patch above, after the version check; raises :class:`PatchError` on any miss."""
+    _check_version()
     _patch_engine()
     _patch_insert_all()
     _patch_view_resource()
     _patch_snapshots()
+
+
+def main(argv: list[str]) -> int:
+    """``argv`` are bqemulator ``start`` options, e.g. ``--rest-port 9050 --data-dir D``;
+    ``--check`` alone applies the patches and exits (0 when every patch applies)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    os.environ["BQEMU_ENABLE_FORMAT_EXTENSIONS"] = "false"
+    try:
+        apply_patches()
+    except PatchError as exc:
+        print(f"bqemulator_launcher: {exc}", file=sys.stderr)
+        return 3
+    if argv == ["--check"]:
+        print(f"bqemulator {BQEMULATOR_VERSION}: every launcher patch applies")
+        return 0
     from bqemulator.cli import main as bqemulator_main
 
     bqemulator_main(["start", *argv], prog_name="bqemulator")
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

@@ -37,7 +37,7 @@ def row_problems(
     return _record_problems(row, fields, "", ignore_unknown)
 
 
-def _record_problems(
+def _record_problems(  # noqa: C901 - one check per BigQuery field mode/type rule, in BigQuery's order
     row: Mapping[str, Any], fields: Sequence[Mapping[str, Any]], prefix: str, ignore_unknown: bool
 ) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from google.cloud import pubsub_v1
 
@@ -51,10 +52,10 @@ def start_pipeline(
     project: str,
     log_path: Path,
     env: Mapping[str, str],
-    **kwargs: object,
+    **kwargs: Any,
 ) -> ManagedProcess:
     """Start ``python -m pipeline`` in its own process group; returns at once."""
-    argv = pipeline_argv(project, **kwargs)  # type: ignore[arg-type]
+    argv = pipeline_argv(project, **kwargs)
     return ManagedProcess("pipeline", argv, log_path=log_path, env=env).start()
 
 
@@ -83,7 +84,9 @@ def wait_until_flowing(
             data, attrs = examples.ingress_message(examples.frame("BetAccepted", message))
             attrs[ingress.ATTR_CONNECTION_ID] = "probe"
             publisher.publish(
-                publisher.topic_path(project, catalog.INGRESS_TOPIC), data, **attrs
+                publisher.topic_path(project, catalog.INGRESS_TOPIC),
+                data,
+                **attrs,  # type: ignore[arg-type]  # attributes are str: mypy matches **dict[str, str] against retry=/timeout=
             ).result(30)
             poll_until = min(deadline, time.monotonic() + 10)
             while time.monotonic() < poll_until:

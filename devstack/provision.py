@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 from google.api_core import exceptions
 from google.cloud import pubsub_v1
@@ -40,7 +41,7 @@ def ensure_topics(
 ) -> None:
     publisher = pubsub_v1.PublisherClient()
     for topic in topics:
-        request: dict = {"name": publisher.topic_path(project, topic)}
+        request: dict[str, Any] = {"name": publisher.topic_path(project, topic)}
         if retention is not None:
             request["message_retention_duration"] = retention
         with contextlib.suppress(exceptions.AlreadyExists):

@@ -328,5 +328,5 @@ class LocalSystem:
     def _stop_step(self, what: str, stop: Callable[[], Any]) -> None:
         try:
             stop()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported; the other stop steps still run
             self.say(f"stopping {what} failed: {type(exc).__name__}: {exc}")

@@ -79,7 +79,7 @@ def process_frame(
         if publish_time is not None:
             received_at = ingress.format_timestamp(publish_time)
         return _process(data, attrs, frame_id, received_at, ingested_at)
-    except Exception as exc:  # a bug, not bad input: keep the frame and the trace all the same
+    except Exception as exc:  # noqa: BLE001 - a bug, not bad input: keep the frame and its trace
         if attrs:
             attrs = records.bounded_attributes(attrs)
         frame_id = frame_id or f"pubsub-{message_id or ingress.new_id()}"

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 
 import apache_beam as beam
@@ -40,7 +41,7 @@ from apache_beam.options.pipeline_options import (
 )
 
 from contract import ingress
-from pipeline.options import ToteOptions, dedup_layout, is_dataflow
+from pipeline.options import ToteOptions, dedup_layout, help_text, is_dataflow
 from pipeline.transforms import DeadLetterFailedRowsFn, ProcessFrames, PublishFn, table_for_row
 
 __all__ = ["build", "run"]
@@ -112,8 +113,12 @@ def run(argv: Sequence[str] | None = None) -> beam.runners.runner.PipelineResult
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else list(argv)
+    if "-h" in args or "--help" in args:
+        print(help_text())
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    result = run(argv)
+    result = run(args)
     if "dataflow" not in type(result).__name__.lower():
         result.wait_until_finish()  # local runner: run until the process is stopped
 

@@ -101,7 +101,7 @@ def decimal_text(value: Any, what: str = "amount") -> str:
         raise _Invalid(f"{what}: not a finite number: {value!r}")
     if abs(number) >= _NUMERIC_MAX:
         raise _Invalid(f"{what}: {value!r} is out of NUMERIC range")
-    if number.as_tuple().exponent < -9:  # type: ignore[operator]
+    if number.as_tuple().exponent < -9:  # type: ignore[operator]  # finite: an int exponent
         number = number.quantize(_NINE_PLACES, rounding=ROUND_HALF_EVEN, context=_EXACT)
     if number == number.to_integral_value(context=_EXACT):
         number = number.normalize(context=_EXACT)
@@ -278,7 +278,7 @@ def _money_field(field: str) -> Any:
     return convert
 
 
-_CONVERTERS: dict[Kind, Any] = {
+_CONVERTERS: dict[Kind | None, Any] = {
     Kind.ID: lambda value, what: _text(value, what).lower(),
     Kind.SLUG: _text,
     Kind.TEXT: _free_text,

@@ -8,11 +8,19 @@ Dataflow flex template exposes them as parameters.
 
 from __future__ import annotations
 
+import argparse
+
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from contract import catalog
 
-__all__ = ["LAYOUTS", "ToteOptions", "dedup_layout", "is_dataflow"]
+__all__ = ["LAYOUTS", "ToteOptions", "dedup_layout", "help_text", "is_dataflow"]
+
+BEAM_OPTIONS_NOTE = (
+    "Beam's own options pass straight through to PipelineOptions: --runner (default here: "
+    "BundleBasedDirectRunner, DataflowRunner in the flex template), --project, --region, "
+    "--temp_location, --setup_file, --job_name, --update, --streaming (always on), ..."
+)
 
 LAYOUTS = ("per_key", "sharded")
 """The dedup state layouts (``pipeline.transforms``)."""
@@ -36,7 +44,7 @@ class ToteOptions(PipelineOptions):
     """tote-realtime's own pipeline options."""
 
     @classmethod
-    def _add_argparse_args(cls, parser) -> None:
+    def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--ingress_subscription",
             default=catalog.INGRESS_SUBSCRIPTION,
@@ -94,3 +102,31 @@ class ToteOptions(PipelineOptions):
             choices=("on", "off"),
             help="Write to BigQuery ('off' publishes to topics only, e.g. for load tests).",
         )
+
+
+class _DefaultsFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` unless the help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default is argparse.SUPPRESS or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)r)"
+
+
+def help_text(prog: str = "python -m pipeline") -> str:
+    """``--help`` of the pipeline: every :class:`ToteOptions` flag with its default.
+
+    Beam's ``PipelineOptions`` parses leniently (unknown flags pass through to the runner), so
+    its own ``--help`` only describes an empty parser; this one is built from the same
+    ``_add_argparse_args``, so it can never disagree with what the pipeline reads.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="tote-realtime's streaming pipeline: ingress frames to BigQuery, typed "
+        "topics and dead letters.",
+        epilog=BEAM_OPTIONS_NOTE,
+        formatter_class=_DefaultsFormatter,
+    )
+    ToteOptions._add_argparse_args(parser)
+    return parser.format_help()

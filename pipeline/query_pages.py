@@ -524,7 +524,7 @@ def _product_reference(
             if not isinstance(leg, dict):
                 raise ValueError(f"a {_json_type(leg)}, not a leg")
             leg_id = _id(leg.get("id"), "id")
-        except Exception as exc:  # one leg, its siblings are kept
+        except Exception as exc:  # noqa: BLE001 - one leg, its siblings are kept
             _child_failed(problems, leg_where, exc)
             aligned = False
             continue
@@ -555,7 +555,7 @@ def _product_reference(
                         selection, product_id, leg_id, event_id, as_of, problems, selection_where
                     )
                 )
-            except Exception as exc:  # one selection, its siblings are kept
+            except Exception as exc:  # noqa: BLE001 - one selection, its siblings are kept
                 _child_failed(problems, selection_where, exc)
     if not aligned:
         if isinstance(raw_legs, list):
@@ -653,7 +653,7 @@ def _event_reference(
         competitor_where = f"{where}.eventCompetitors.nodes[{index}]"
         try:
             out.append(_competitor_record(competitor, event_id, as_of, problems, competitor_where))
-        except Exception as exc:  # one runner, the others are kept
+        except Exception as exc:  # noqa: BLE001 - one runner, the others are kept
             _child_failed(problems, competitor_where, exc)
     return out
 
@@ -742,7 +742,7 @@ def products_page_state(
                     )
                 except ValueError as exc:
                     result.problems.append(f"{where}: reference: {exc}")
-            except Exception as exc:  # one node, the page goes on
+            except Exception as exc:  # noqa: BLE001 - one node, the page goes on
                 _node_failed(result, where, exc)
     return result
 
@@ -769,7 +769,7 @@ def events_page_state(
                     result.reference += _event_reference(node, as_of, result.problems, where)
                 except ValueError as exc:
                     result.problems.append(f"{where}: reference: {exc}")
-            except Exception as exc:  # one node, the page goes on
+            except Exception as exc:  # noqa: BLE001 - one node, the page goes on
                 _node_failed(result, where, exc)
     return result
 
@@ -835,7 +835,7 @@ def page_frame(
     try:
         result = process_page(data, attrs)
         _report(result, attrs, frame_id)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter with its trace
         if isinstance(exc, PageError):
             dead = DeadLetter(exc.stage, exc.reason)
         else:  # a bug, not bad input: keep the page and the trace all the same

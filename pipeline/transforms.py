@@ -169,7 +169,7 @@ class PerKeyTransportDedupFn(_TransportRouting, beam.DoFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         seen: Any = beam.DoFn.StateParam(SEEN),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
@@ -243,7 +243,7 @@ class ShardedTransportDedupFn(_ShardedStateFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -261,7 +261,7 @@ class ShardedTransportDedupFn(_ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_seen(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -324,7 +324,7 @@ class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         last: Any = beam.DoFn.StateParam(LAST),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
@@ -368,7 +368,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
     def process(
         self,
         element: tuple[str, Frame],
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -408,7 +408,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
     @on_timer(EXPIRE)
     def expire_last(
         self,
-        fired: Timestamp = beam.DoFn.TimestampParam,
+        fired: Any = beam.DoFn.TimestampParam,
         state: Any = beam.DoFn.StateParam(STATE),
         next_expiry: Any = beam.DoFn.StateParam(NEXT_EXPIRY),
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
@@ -446,7 +446,7 @@ class ProcessFrames(beam.PTransform):
         self.shards = shards
         self.layout = layout
 
-    def expand(self, messages: beam.PCollection) -> ProcessedFrames:  # type: ignore[override]
+    def expand(self, messages: beam.PCollection) -> ProcessedFrames:
         shards = self.shards if self.layout == "sharded" else None
         keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(shards)).with_output_types(
             tuple[str, Frame]

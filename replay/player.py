@@ -14,8 +14,11 @@ views deduplicate by ``frame_id``.  ``--new-frame-ids`` gives every frame a fres
 is kept as ``replay_of``) to force reprocessing, e.g. to reproduce an incident.
 
 Timing follows the frames' ``received_at`` divided by ``--speed`` (``--speed 0``: as fast as
-possible).  A progress bar goes to stderr and a summary to stdout; the exit code is non-zero when
-a line could not be read or a publish failed, and each such line is named.
+possible).  The capture is streamed, never held in memory (at most :data:`MAX_IN_FLIGHT`
+publishes are awaited at once).  On a terminal a ``tqdm`` progress bar (rate, ETA) goes to
+stderr; piped or logged, there is none (no carriage returns in logs).  A summary goes to stdout;
+the exit code is non-zero when a line could not be read or a publish failed, and each such line
+is named.
 
     python -m replay capture.jsonl --project P [--speed 10] [--topic tote-ingress]
 """
@@ -28,18 +31,25 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
+
+from tqdm import tqdm
 
 from contract import catalog, ingress
 
 __all__ = [
+    "MAX_IN_FLIGHT",
     "CaptureError",
     "CapturedFrame",
+    "Pacer",
     "ReplaySummary",
+    "count_lines",
     "delays",
     "main",
     "progress_bar",
@@ -47,6 +57,9 @@ __all__ = [
     "replay",
     "with_new_frame_id",
 ]
+
+MAX_IN_FLIGHT = 1000
+"""Publishes awaited at once: what a replay holds in memory, whatever the capture's size."""
 
 
 class CaptureError(ValueError):
@@ -102,23 +115,31 @@ def read_capture(lines: Iterable[str]) -> Iterator[CapturedFrame | CaptureError]
             yield exc
 
 
-def delays(frames: list[CapturedFrame], speed: float) -> list[float]:
+class Pacer:
     """Seconds to wait before each frame so the replay keeps the capture's pacing / ``speed``.
 
-    Frames without a usable ``received_at`` (or ``speed`` 0) are sent without waiting; time never
-    runs backwards.
+    One frame at a time, so a capture of any size streams.  Frames without a usable
+    ``received_at`` (or ``speed`` 0) are sent without waiting; time never runs backwards.
     """
-    out: list[float] = []
-    previous: datetime | None = None
-    for frame in frames:
+
+    def __init__(self, speed: float) -> None:
+        self.speed = speed
+        self._previous: datetime | None = None
+
+    def delay(self, frame: CapturedFrame) -> float:
         current = frame.received_at
-        if speed <= 0 or previous is None or current is None:
-            out.append(0.0)
-        else:
-            out.append(max(0.0, (current - previous).total_seconds() / speed))
+        wait = 0.0
+        if self.speed > 0 and self._previous is not None and current is not None:
+            wait = max(0.0, (current - self._previous).total_seconds() / self.speed)
         if current is not None:
-            previous = current
-    return out
+            self._previous = current
+        return wait
+
+
+def delays(frames: Iterable[CapturedFrame], speed: float) -> Iterator[float]:
+    """:class:`Pacer` over ``frames``: the wait before each one."""
+    pacer = Pacer(speed)
+    return (pacer.delay(frame) for frame in frames)
 
 
 def with_new_frame_id(frame: CapturedFrame) -> CapturedFrame:
@@ -127,17 +148,6 @@ def with_new_frame_id(frame: CapturedFrame) -> CapturedFrame:
         attrs["replay_of"] = attrs[ingress.ATTR_FRAME_ID]
     attrs[ingress.ATTR_FRAME_ID] = ingress.new_id()
     return CapturedFrame(frame.line, frame.data, attrs)
-
-
-def progress_bar(done: int, total: int, elapsed: float, width: int = 30) -> str:
-    """``[#######.......]  350/1000  35%  117.0 frames/s``."""
-    fraction = done / total if total else 1.0
-    filled = round(fraction * width)
-    rate = done / elapsed if elapsed > 0 else 0.0
-    return (
-        f"[{'#' * filled}{'.' * (width - filled)}] {done:>{len(str(total))}}/{total} "
-        f"{fraction:4.0%} {rate:8.1f} frames/s"
-    )
 
 
 @dataclass
@@ -164,43 +174,91 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
+class Progress(Protocol):
+    """What :func:`replay` reports progress to (a ``tqdm`` bar)."""
+
+    def update(self, n: float | None = 1) -> bool | None: ...
+
+
 def replay(
-    frames: list[CapturedFrame],
-    publish,  # Callable[[bytes, dict[str, str]], Future]
+    items: Iterable[CapturedFrame | CaptureError],
+    publish: Callable[[bytes, dict[str, str]], Future[Any]],
     *,
     speed: float = 1.0,
-    progress: TextIO | None = None,
-    sleep=time.sleep,
+    progress: Progress | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    max_in_flight: int = MAX_IN_FLIGHT,
 ) -> ReplaySummary:
-    """Publish ``frames`` paced by :func:`delays`; waits for every publish before returning."""
-    summary = ReplaySummary(total=len(frames))
+    """Publish ``items`` one by one, paced by :class:`Pacer`; unreadable lines are named.
+
+    Streams: ``items`` is consumed lazily and at most ``max_in_flight`` publishes are awaited
+    at once, so memory does not grow with the capture.  Waits for every publish before
+    returning.
+    """
+    summary = ReplaySummary()
+    pacer = Pacer(speed)
+    pending: deque[tuple[CapturedFrame, Future[Any]]] = deque()
     start = time.monotonic()
-    pending = []
-    for i, (frame, wait) in enumerate(zip(frames, delays(frames, speed), strict=True)):
-        if wait:
-            sleep(wait)
-        pending.append((frame, publish(frame.data, frame.attributes)))
-        if progress is not None and (i % 50 == 0 or i == len(frames) - 1):
-            progress.write("\r" + progress_bar(i + 1, len(frames), time.monotonic() - start))
-            progress.flush()
-    for frame, future in pending:
-        try:
-            future.result(timeout=60)
-            summary.published += 1
-        except Exception as exc:  # each failure is named in the summary
-            frame_id = frame.attributes.get(ingress.ATTR_FRAME_ID, "?")
-            summary.failed.append(f"line {frame.line} (frame {frame_id}): {exc}")
-    if progress is not None:
-        progress.write("\n")
+    for item in items:
+        summary.total += 1
+        if isinstance(item, CaptureError):
+            summary.unreadable.append(str(item))
+        else:
+            wait = pacer.delay(item)
+            if wait:
+                sleep(wait)
+            pending.append((item, publish(item.data, item.attributes)))
+            while len(pending) > max_in_flight:
+                _settle(*pending.popleft(), summary)
+        if progress is not None:
+            progress.update(1)
+    while pending:
+        _settle(*pending.popleft(), summary)
     summary.seconds = time.monotonic() - start
     return summary
 
 
+def _settle(frame: CapturedFrame, future: Future[Any], summary: ReplaySummary) -> None:
+    try:
+        future.result(timeout=60)
+        summary.published += 1
+    except Exception as exc:  # noqa: BLE001 - each failure is named in the summary
+        frame_id = frame.attributes.get(ingress.ATTR_FRAME_ID, "?")
+        summary.failed.append(f"line {frame.line} (frame {frame_id}): {exc}")
+
+
+def count_lines(path: Path) -> int:
+    """Non-blank lines of ``path`` (one streaming pass), for the progress bar's total and ETA."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def progress_bar(total: int | None, *, quiet: bool, file: TextIO) -> tqdm[Any]:
+    """A ``tqdm`` bar: ETA when ``total`` is known; off with ``quiet`` and on anything but a
+    terminal (``disable=None``), so logs and pipes never get carriage returns."""
+    return tqdm(
+        total=total,
+        unit="frame",
+        file=file,
+        disable=True if quiet else None,
+        dynamic_ncols=True,
+        mininterval=0.5,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m replay", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m replay",
+        description=(__doc__ or "").splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     parser.add_argument("capture", type=Path, help="JSON-lines capture file")
-    parser.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT"))
-    parser.add_argument("--topic", default=catalog.INGRESS_TOPIC)
+    parser.add_argument(
+        "--project",
+        default=os.environ.get("GOOGLE_CLOUD_PROJECT"),
+        help="Pub/Sub project (default: $GOOGLE_CLOUD_PROJECT, now %(default)s)",
+    )
+    parser.add_argument("--topic", default=catalog.INGRESS_TOPIC, help="ingress topic")
     parser.add_argument("--speed", type=float, default=1.0, help="1 = real time, 0 = max speed")
     parser.add_argument("--new-frame-ids", action="store_true", help="force reprocessing")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -210,27 +268,29 @@ def main(argv: list[str] | None = None) -> int:
     if not args.capture.is_file():
         parser.error(f"no such capture file: {args.capture}")
 
-    frames: list[CapturedFrame] = []
-    summary_errors: list[str] = []
-    with args.capture.open(encoding="utf-8", errors="replace") as handle:
-        for item in read_capture(handle):
-            if isinstance(item, CaptureError):
-                summary_errors.append(str(item))
-            else:
-                frames.append(with_new_frame_id(item) if args.new_frame_ids else item)
-
     from google.cloud import pubsub_v1
 
     publisher = pubsub_v1.PublisherClient()
     topic = publisher.topic_path(args.project, args.topic)
-    summary = replay(
-        frames,
-        lambda data, attrs: publisher.publish(topic, data, **attrs),
-        speed=args.speed,
-        progress=None if args.quiet else sys.stderr,
-    )
-    summary.unreadable = summary_errors
-    summary.total += len(summary_errors)
+
+    def publish(data: bytes, attributes: dict[str, str]) -> Future[Any]:
+        # mypy matches **dict[str, str] against publish's retry=/timeout= as well
+        return publisher.publish(topic, data, **attributes)  # type: ignore[arg-type]  # all str
+
+    show = not args.quiet and sys.stderr.isatty()
+    with (
+        args.capture.open(encoding="utf-8", errors="replace") as handle,
+        progress_bar(
+            count_lines(args.capture) if show else None, quiet=args.quiet, file=sys.stderr
+        ) as bar,
+    ):
+        items = (
+            with_new_frame_id(item)
+            if args.new_frame_ids and isinstance(item, CapturedFrame)
+            else item
+            for item in read_capture(handle)
+        )
+        summary = replay(items, publish, speed=args.speed, progress=bar)
     print(summary.render())
     return 0 if summary.ok else 1
 

@@ -95,7 +95,7 @@ class Simulator:
         self._seq = itertools.count(1)
         if config.record_path:
             Path(config.record_path).parent.mkdir(parents=True, exist_ok=True)
-            self._record = open(config.record_path, "a", encoding="utf-8")  # noqa: SIM115
+            self._record = open(config.record_path, "a", encoding="utf-8")  # noqa: SIM115 - open for the server's life
         self.server: Server | None = None
         self._generator: asyncio.Task[None] | None = None
 

@@ -134,7 +134,7 @@ class ServerSession:
                 return [Send(json.dumps(error)), Close(1011, "Unauthorized")]
             return [Close(4403, "Forbidden")]
         self.initialised = True
-        ack = [Send(json.dumps({"type": "connection_ack"}))]
+        ack: list[Action] = [Send(json.dumps({"type": "connection_ack"}))]
         if self.legacy:
             ack.append(Send(self.keepalive()))
         return ack

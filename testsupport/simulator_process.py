@@ -59,7 +59,9 @@ class SimulatorProcess:
     def fault(self, path: str) -> dict[str, Any]:
         return self._call("POST", f"/faults/{path}")
 
-    def recorded(self, kinds: tuple[str, ...] = ("data", "duplicate", "malformed")) -> list[dict]:
+    def recorded(
+        self, kinds: tuple[str, ...] = ("data", "duplicate", "malformed")
+    ) -> list[dict[str, Any]]:
         if not self.record.exists():
             return []
         lines = [json.loads(line) for line in self.record.read_text().splitlines() if line]

@@ -285,7 +285,8 @@ def parse_message(
         raise MessageError(
             f"{message_type} belongs on stream {known.stream!r}, not on {topic!r} ({stream!r})"
         )
-    values = message.get("data") if isinstance(message.get("data"), dict) else {}
+    normalised = message.get("data")
+    values: Mapping[str, object] = normalised if isinstance(normalised, dict) else {}
     keys: dict[str, str] = {}
     for name in _ID_KEYS:
         value = attributes.get(name) or values.get(name)

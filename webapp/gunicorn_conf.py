@@ -21,6 +21,7 @@ import os
 import resource
 import signal
 import threading
+from types import FrameType
 from typing import Any
 
 _max_streams = int(os.environ.get("SSE_MAX_STREAMS", "1200") or 1200)
@@ -63,7 +64,7 @@ def post_worker_init(worker: Any) -> None:
     threading.stack_size(512 * 1024)
     previous = signal.getsignal(signal.SIGTERM)
 
-    def on_term(signum: int, frame: object) -> None:
+    def on_term(signum: int, frame: FrameType | None) -> None:
         from webapp.app import shutdown_app
 
         threading.Thread(target=shutdown_app, args=(worker.wsgi,), daemon=True).start()

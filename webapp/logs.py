@@ -226,5 +226,5 @@ class GunicornLogger(glogging.Logger):
                 status,
                 extra={"http_request": http_request, "request_context": context},
             )
-        except Exception:
+        except Exception:  # noqa: BLE001 - a log line must never fail the request; logged
             self.exception("access log line failed")

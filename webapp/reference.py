@@ -92,7 +92,9 @@ class ReferenceRegistry:
     def entities(self, kind: str | None = None) -> list[Entity]:
         return [e for e in self._entities.values() if kind is None or e.kind == kind]
 
-    def context(self, keys: Mapping[str, str]) -> dict[str, Any] | None:
+    def context(  # noqa: C901 - one join per key kind: product, race, selection, runner
+        self, keys: Mapping[str, str]
+    ) -> dict[str, Any] | None:
         """Names and joins for a message about ``keys`` (product, race, selection, runner).
 
         A pool's race comes from its product's reference (``event_id``; ``event_ids`` for

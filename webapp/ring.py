@@ -51,4 +51,4 @@ class RingBuffer:
         stop = self.head if limit is None else min(self.head, start + limit - 1)
         slots = self._slots
         cap = self.capacity
-        return [slots[s % cap] for s in range(start, stop + 1)]  # type: ignore[misc]
+        return [slots[s % cap] for s in range(start, stop + 1)]  # type: ignore[misc]  # kept range: no None

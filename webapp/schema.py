@@ -343,7 +343,7 @@ def _state(event_schemas: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     {
                         "id": EXAMPLE_ID,
                         "stream": "pool-total",
-                        "data": _typed_example(catalog.by_name("PoolTotalChanged")),  # type: ignore[arg-type]
+                        "data": _typed_example(catalog.by_name("PoolTotalChanged")),  # type: ignore[arg-type]  # in the catalog
                     }
                 ],
             }

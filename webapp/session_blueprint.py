@@ -85,7 +85,7 @@ def open_session() -> Response:
     attributes = session_cookie(
         principal, now=now, https=_https(), cross_site=_cross_site(config.cors_origins)
     )
-    response.set_cookie(ACCESS_COOKIE, token, **attributes)  # type: ignore[arg-type]
+    response.set_cookie(ACCESS_COOKIE, token, **attributes)  # type: ignore[arg-type]  # typed by session_cookie
     response.headers["Cache-Control"] = "no-store"
     response.headers.update(cors_headers(request.headers.get("Origin"), config.cors_origins))
     return response

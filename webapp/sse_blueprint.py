@@ -172,7 +172,7 @@ def _open_stream(
         rt.end_at(client, principal.expires_at + config.access.leeway)
 
     try:
-        if handover:
+        if handover and sock is not None:
             body = handed_over_stream(
                 rt, client, sock, chunked=protocol == "HTTP/1.1", gap=plan.gap, on_finish=release
             )

@@ -31,6 +31,7 @@ heals by itself; ``/health`` reports "starting" until every topic is subscribed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
 import threading
@@ -204,7 +205,7 @@ class TopicSubscriber:
                     return
                 state.future = self._client.subscribe(
                     state.subscription,
-                    callback=lambda message, s=state: self._on_message(s, message),
+                    callback=functools.partial(self._on_message, state),
                     flow_control=pubsub_v1.types.FlowControl(max_messages=2000),
                 )
             state.state = "active"

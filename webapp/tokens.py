@@ -67,7 +67,7 @@ def mint(
         "exp": issued + ttl,
         "streams": list(dict.fromkeys(streams)),
     }
-    return jwt.encode(claims, key.sign_key, algorithm=key.algorithm, headers={"kid": key.kid})  # type: ignore[arg-type]
+    return jwt.encode(claims, key.sign_key, algorithm=key.algorithm, headers={"kid": key.kid})  # type: ignore[arg-type]  # HS256 secret
 
 
 def new_key(kid: str) -> str:

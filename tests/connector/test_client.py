@@ -268,15 +268,24 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
         asyncio.run(client._forward(Frame(b"second", {"frame_id": new_id()})))
         assert forwarder.snapshot().refused == 1 and forwarder.pending == 1
 
+        offers: list[bool] = []
+        offer = forwarder.offer
+
+        def counted_offer(frame: Frame) -> bool:
+            offers.append(offer(frame))
+            return offers[-1]
+
         async def forward_while_space_frees() -> None:
             waiting = asyncio.create_task(client._forward(Frame(b"third", {"frame_id": new_id()})))
-            await asyncio.sleep(0.05)
+            while offers.count(False) < 3:  # the frame was offered and refused three times
+                await asyncio.sleep(0.005)
             assert not waiting.done()  # the loop is held, not dropping
             publisher.open()
             await waiting
 
         settings_long = Settings(project=project, ingress_topic=topic, backpressure_seconds=30)
         client.settings = settings_long
+        forwarder.offer = counted_offer  # counts the refused offers
         asyncio.run(forward_while_space_frees())
         assert forwarder.snapshot().refused == 1  # the third frame got in once space freed
         assert forwarder.flush(30) and forwarder.snapshot().published == 2

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from tests.deploy.gcloud import assert_flags_exist, command_tree
+from tests.deploy.gcloud import assert_flags_exist, require_command_tree
 
 
 @pytest.fixture(autouse=True)
 def _need_sdk() -> None:
-    if command_tree() is None:
-        pytest.skip("Google Cloud SDK not installed")
+    require_command_tree()
+
+
+def test_without_the_sdk_the_check_does_not_pass_silently(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tests.deploy.gcloud.command_tree", lambda: None)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="gcloud flags unchecked"):
+        assert_flags_exist(["gcloud", "dataflow", "jobs", "list"])
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        assert_flags_exist(["gcloud", "dataflow", "jobs", "list"])
 
 
 def test_accepts_real_commands_with_positionals_and_global_flags() -> None:

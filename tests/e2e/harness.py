@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from contract import catalog, ingress
+from devstack.pipeline_process import wait_until_flowing
 from devstack.system import LocalSystem
 from tests.e2e.accounting import RawRow, account
 from tests.pipeline.pubsub_helpers import TopicReader
@@ -48,7 +49,7 @@ class SseClient:
 
     def _run(self) -> None:
         parts = urlsplit(self.url)
-        self._conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        self._conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=60)
         headers = {"Accept": "text/event-stream"}
         if self.last_event_id:
             headers["Last-Event-ID"] = self.last_event_id
@@ -84,7 +85,7 @@ class SseClient:
         self._stop.set()
         if self._conn is not None:
             with contextlib.suppress(OSError, AttributeError):
-                self._conn.sock.shutdown(2)  # type: ignore[union-attr]
+                self._conn.sock.shutdown(2)
             self._conn.close()
         self._thread.join(5)
 
@@ -140,10 +141,26 @@ def observe(system: LocalSystem) -> Observed:
     return Observed(raw, typed, dead, probe_ids)
 
 
-def raw_count(system: LocalSystem) -> int:
+def raw_count(system: LocalSystem, probes: bool = False) -> int:
+    """Rows in ``raw_frames``: the frames sent (default) or the readiness probes."""
     client = system.bq.client(system.project)
-    sql = f"SELECT COUNT(*) AS n FROM `{system.project}.{system.dataset}.raw_frames` WHERE connection_id != 'probe'"
+    where = "connection_id = 'probe'" if probes else "connection_id != 'probe'"
+    sql = f"SELECT COUNT(*) AS n FROM `{system.project}.{system.dataset}.raw_frames` WHERE {where}"
     return next(iter(client.query(sql).result()))["n"]
+
+
+def barrier(system: LocalSystem, timeout: float = 120) -> None:
+    """Return once a probe frame published *now* has come out of the pipeline, on its typed
+    topic and in ``raw_frames``: what was published to the ingress topic before it has been
+    through the pipeline too, so a late duplicate would be visible.  The observable event that
+    negative checks wait on instead of a fixed sleep (probes are excluded from the accounts).
+    """
+    before = raw_count(system, probes=True)
+    wait_until_flowing(system.project, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while raw_count(system, probes=True) <= before:
+        assert time.monotonic() < deadline, "the barrier probe never reached raw_frames"
+        time.sleep(0.2)
 
 
 def wait_for_simulator_done(system: LocalSystem, timeout: float = 120) -> dict:
@@ -157,14 +174,14 @@ def wait_for_simulator_done(system: LocalSystem, timeout: float = 120) -> dict:
 
 
 def wait_until_settled(system: LocalSystem, expected_raw: int, timeout: float = 180) -> int:
-    """Wait until ``raw_frames`` holds ``expected_raw`` frames (then a little longer, so that a
-    duplicate would show); returns the final count."""
+    """Wait until ``raw_frames`` holds ``expected_raw`` frames, then for a :func:`barrier` (so
+    that a duplicate would show); returns the final count."""
     deadline = time.monotonic() + timeout
     count = raw_count(system)
     while count < expected_raw and time.monotonic() < deadline:
         time.sleep(0.5)
         count = raw_count(system)
-    time.sleep(3)
+    barrier(system)
     return raw_count(system)
 
 
@@ -220,7 +237,7 @@ def check_accounts(
             break
         time.sleep(1.0)
     assert problems == [], "\n".join(problems[:30])
-    time.sleep(2)  # and nothing more (a late duplicate) arrives afterwards
+    barrier(system)  # and nothing more (a late duplicate) arrives before a frame sent after all
     reader.pull_once()
     late = Counter(
         r.attributes["frame_id"] for r in reader.received if r.topic != catalog.DEAD_LETTER_TOPIC

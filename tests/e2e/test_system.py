@@ -21,6 +21,7 @@ from devstack.system import LocalSystem, Ports
 from replay import player as replay
 from tests.e2e.harness import (
     SseClient,
+    barrier,
     captured_frames,
     check_accounts,
     observe,
@@ -166,8 +167,13 @@ def test_pipeline_stopped_and_restarted_processes_the_backlog_once(make_system):
         time.sleep(0.5)
     system.stop_pipeline()
     before = raw_count(system)
+    published = system.connector_status()["published"]
     system.connector_post("/start")  # frames now pile up in the ingress subscription
-    time.sleep(4)
+    deadline = time.monotonic() + 60
+    while system.connector_status()["published"] < published + 20:
+        assert time.monotonic() < deadline, "the connector published nothing after /start"
+        time.sleep(0.2)
+    # 20 more frames are on the ingress topic, acknowledged by Pub/Sub: none may be processed.
     assert raw_count(system) == before  # nothing processed while the pipeline is down
     system.start_pipeline()
     wait_for_simulator_done(system)
@@ -183,7 +189,7 @@ def test_ingress_backlog_replayed_twice_adds_nothing(make_system):
         assert (
             replay.main([str(capture), "--project", system.project, "--speed", "0", "--quiet"]) == 0
         )
-    time.sleep(8)
+    barrier(system)  # the replayed backlog was published before the barrier's probe
     second = check_accounts(system, reader, sent_frames(system))
     assert sorted(r.frame_id for r in second.raw) == sorted(r.frame_id for r in first.raw)
     assert second.typed == first.typed

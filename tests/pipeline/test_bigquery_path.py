@@ -33,10 +33,18 @@ def _wait_rows(client, sql, expected, timeout=90.0):
     while time.monotonic() < deadline:
         rows = _query(client, sql)
         if len(rows) >= expected:
-            time.sleep(2)  # anything extra (a duplicate) would arrive now
-            return _query(client, sql)
+            return rows
         time.sleep(0.5)
     return rows
+
+
+def _barrier(client, project, proc, ds):
+    """A probe published now has reached its topic and ``raw_frames``: the frames published
+    before it (a duplicate among them) have been through the pipeline as well."""
+    sql = f"SELECT frame_id FROM {ds}.raw_frames` WHERE connection_id = 'probe'"
+    before = len(_query(client, sql))
+    wait_until_flowing(project, proc)
+    assert len(_wait_rows(client, sql, before + 1)) > before, "the probe never reached BigQuery"
 
 
 def test_rows_reach_raw_typed_and_dead_letter_tables(
@@ -74,6 +82,11 @@ def test_rows_reach_raw_typed_and_dead_letter_tables(
             client,
             f"SELECT frame_id, message_type FROM {ds}.raw_frames` WHERE frame_id LIKE 'bq-%'",
             len(typed) + 2,
+        )
+        _barrier(client, project, proc, ds)  # a late transport duplicate would show now
+        raw = _query(
+            client,
+            f"SELECT frame_id, message_type FROM {ds}.raw_frames` WHERE frame_id LIKE 'bq-%'",
         )
         assert sorted(r["frame_id"] for r in raw) == sorted(
             [f"bq-{i}" for i in range(len(typed))] + ["bq-resent", "bq-bad"]

@@ -67,9 +67,9 @@ def test_delays_follow_received_at_scaled_by_speed_and_never_go_negative():
         replay.parse_line(_line("c", "2026-11-26T10:00:01.000Z"), 3),  # out of order
         replay.parse_line(_line("d", "2026-11-26T10:00:05.000Z"), 4),
     ]
-    assert replay.delays(frames, speed=1) == [0.0, 2.0, 0.0, 4.0]
-    assert replay.delays(frames, speed=4) == [0.0, 0.5, 0.0, 1.0]
-    assert replay.delays(frames, speed=0) == [0.0] * 4
+    assert list(replay.delays(frames, speed=1)) == [0.0, 2.0, 0.0, 4.0]
+    assert list(replay.delays(frames, speed=4)) == [0.0, 0.5, 0.0, 1.0]
+    assert list(replay.delays(frames, speed=0)) == [0.0] * 4
 
 
 def test_new_frame_ids_keep_the_original_as_replay_of():
@@ -79,32 +79,103 @@ def test_new_frame_ids_keep_the_original_as_replay_of():
     assert fresh.attributes["frame_id"] != "orig" and len(fresh.attributes["frame_id"]) == 32
 
 
-def test_progress_bar():
-    bar = replay.progress_bar(30, 100, 6.0, width=10)
-    assert bar == "[###.......]  30/100  30%      5.0 frames/s"
+class Bar:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def update(self, n: float | None = 1) -> bool | None:
+        self.n += int(n or 0)
+        return None
 
 
-def test_replay_names_failed_publishes_and_paces_with_sleep():
-    frames = [
+def _done(value: str = "1") -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def test_replay_names_failed_publishes_and_unreadable_lines_and_paces_with_sleep():
+    items = [
         replay.parse_line(_line("a", "2026-11-26T10:00:00.000Z"), 1),
-        replay.parse_line(_line("b", "2026-11-26T10:00:03.000Z"), 2),
+        replay.CaptureError("line 2: not JSON (Expecting value)"),
+        replay.parse_line(_line("b", "2026-11-26T10:00:03.000Z"), 3),
     ]
     slept: list[float] = []
 
     def publish(data, attrs):
-        future: Future = Future()
         if attrs["frame_id"] == "b":
+            future: Future = Future()
             future.set_exception(RuntimeError("topic gone"))
-        else:
-            future.set_result("1")
-        return future
+            return future
+        return _done()
 
-    out = io.StringIO()
-    summary = replay.replay(frames, publish, speed=3, progress=out, sleep=slept.append)
+    bar = Bar()
+    summary = replay.replay(items, publish, speed=3, progress=bar, sleep=slept.append)
     assert slept == [1.0]
-    assert summary.published == 1 and not summary.ok
-    assert summary.failed == ["line 2 (frame b): topic gone"]
-    assert "2/2" in out.getvalue()
+    assert summary.total == 3 and summary.published == 1 and not summary.ok
+    assert summary.failed == ["line 3 (frame b): topic gone"]
+    assert summary.unreadable == ["line 2: not JSON (Expecting value)"]
+    assert bar.n == 3
+
+
+def test_replay_streams_its_input_and_bounds_what_is_in_flight():
+    consumed = 0
+    settled: list[int] = []
+
+    class Tracked(Future):
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
+            self.set_result("ok")
+
+        def result(self, timeout=None):
+            settled.append(self.index)
+            return super().result(timeout)
+
+    def frames():
+        nonlocal consumed
+        for i in range(1, 51):
+            consumed += 1
+            yield replay.parse_line(_line(f"f{i}", "2026-11-26T10:00:00.000Z"), i)
+
+    def publish(data, attrs):
+        index = int(attrs["frame_id"][1:])
+        assert consumed == index  # one line read per publish: nothing read ahead
+        # frame i is published while at most 10 earlier ones are still awaited
+        assert len([j for j in range(1, index) if j not in settled]) <= 10
+        return Tracked(index)
+
+    summary = replay.replay(frames(), publish, speed=0, max_in_flight=10)
+    assert summary.published == 50 and summary.ok
+    assert settled == list(range(1, 51))
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal_shows_count_rate_and_eta():
+    out = FakeTerminal()
+    with replay.progress_bar(4, quiet=False, file=out) as bar:
+        bar.update(4)
+    assert "4/4" in out.getvalue() and "frame" in out.getvalue()
+    assert "<00:00" in out.getvalue()  # tqdm's elapsed<remaining (the ETA)
+
+
+@pytest.mark.parametrize(
+    ("stream", "quiet"), [(io.StringIO(), False), (FakeTerminal(), True)], ids=["pipe", "quiet"]
+)
+def test_progress_bar_is_off_when_piped_or_quiet(stream: io.StringIO, quiet: bool):
+    with replay.progress_bar(4, quiet=quiet, file=stream) as bar:
+        bar.update(4)
+    assert stream.getvalue() == ""  # no carriage returns into logs
+
+
+def test_count_lines_counts_non_blank_lines(tmp_path):
+    capture = tmp_path / "c.jsonl"
+    capture.write_text("a\n\n b\nc")
+    assert replay.count_lines(capture) == 3
 
 
 @pytest.mark.emulator

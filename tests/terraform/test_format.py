@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 
-import pytest
-
 from tests.terraform.hcl import TERRAFORM
+from tests.tools import require_tool
 
 
 def test_terraform_is_formatted() -> None:
-    binary = shutil.which("terraform")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("terraform is not installed, and CI must check formatting")
-        pytest.skip("terraform binary not installed (install it to check formatting)")
+    binary = require_tool("terraform", install="HashiCorp's terraform binary, on PATH")
     result = subprocess.run(
         [binary, "fmt", "-check", "-recursive", "-diff", str(TERRAFORM)],
         capture_output=True,

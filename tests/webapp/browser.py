@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import itertools
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -19,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from websockets.sync.client import connect
 
 from devstack.processes import ManagedProcess, free_port, wait_for_http
+from tests.tools import require_tool
 
 FLAGS = [
     "--headless",
@@ -38,15 +37,9 @@ FLAGS = [
 
 
 def chromium_binary() -> str:
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        reason = (
-            "Debian's chromium is not installed (apt-get install chromium, or make system-deps)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}: required in CI")
-        pytest.skip(reason)
-    return binary
+    return require_tool(
+        "chromium", "chromium-browser", install="apt-get install chromium, or make system-deps"
+    )
 
 
 class Page:

@@ -36,7 +36,7 @@ def typed_message(
     attributes = {
         "message_type": message_type,
         "frame_id": frame_id,
-        "received_at": body["received_at"],
+        "received_at": str(body["received_at"]),
     }
     for column in spec.attribute_columns:
         if data.get(column):
