@@ -39,7 +39,7 @@ from enum import StrEnum
 from typing import Any
 
 from contract import catalog, ingress
-from pipeline.records import TypedEvent, canonical_json
+from pipeline.records import ReferenceRecord, TypedEvent, canonical_json, canonical_json_bytes
 
 __all__ = [
     "Decision",
@@ -48,6 +48,7 @@ __all__ = [
     "TransportDeduper",
     "as_of_key",
     "canonical_values",
+    "decide_reference",
     "decide_semantic",
     "entity_key",
     "expire",
@@ -55,6 +56,7 @@ __all__ = [
     "fingerprint_text",
     "next_prune",
     "record_transport",
+    "reference_fingerprint",
     "shard_key",
     "shard_of",
 ]
@@ -147,12 +149,13 @@ def canonical_values(message_type: str, values: dict[str, Any]) -> dict[str, Any
 def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     """The digest of an event's normalised state: independent of key order, of how Tote spelt
     the message (operation, protocol, field order) and of decimal spelling (``1881.80``)."""
-    text = canonical_json(values)
-    # Fast path: only a string ending in "0" (trailing zeros, "-0") or an exponent can change
-    # under canonical_values; without one the text is already canonical.
-    if '0"' in text or "E+" in text or "E-" in text:
-        text = canonical_json(canonical_values(message_type, values))
-    return fingerprint_text(text)
+    data = canonical_json_bytes(values)
+    # Fast path: only a type with NUMERIC columns can change under canonical_values, and only
+    # if a string ends in "0" (trailing zeros, "-0") or has an exponent; otherwise the text is
+    # already canonical.  (Same digest as fingerprint_text(canonical_json(...)), in bytes.)
+    if _numeric_plan(message_type) and (b'0"' in data or b"E+" in data or b"E-" in data):
+        data = canonical_json_bytes(canonical_values(message_type, values))
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
 
 
 def as_of_key(text: str | None) -> str | None:
@@ -265,6 +268,33 @@ def decide_semantic(
             fingerprint(event.message_type, merged), merged, newest, ts_micros
         )
     return Decision.EMIT, EntityState(event.fingerprint, event.values, newest, ts_micros)
+
+
+def reference_fingerprint(record: ReferenceRecord) -> str:
+    """The digest of a reference record's values (sorted keys; a sweep builds them the same way
+    each time, so unchanged data gives the same text)."""
+    return fingerprint_text(canonical_json(record.values))
+
+
+def decide_reference(
+    last: EntityState | None, record: ReferenceRecord, ts_micros: int, ttl_micros: int
+) -> tuple[Decision, EntityState | None]:
+    """:func:`decide_semantic` for a reference record (keyed by kind and entity id): unchanged
+    values within the TTL of the last emission are a duplicate; changed values strictly older
+    (``as_of``) than the last emitted are stale; otherwise emitted.  Only the fingerprint and
+    ``as_of`` are remembered (a record always carries all its values)."""
+    digest = reference_fingerprint(record)
+    if (
+        last is not None
+        and abs(ts_micros - last.emitted_at) <= ttl_micros
+        and last.fingerprint == digest
+    ):
+        return Decision.DUPLICATE, last
+    as_of = as_of_key(record.as_of)
+    if last is not None and as_of is not None and last.as_of is not None and as_of < last.as_of:
+        return Decision.STALE, last
+    newest = as_of if as_of is not None else (last.as_of if last is not None else None)
+    return Decision.EMIT, EntityState(digest, {}, newest, ts_micros)
 
 
 # --- pruning (sharded layout) --------------------------------------------------------------

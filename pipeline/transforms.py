@@ -1,11 +1,17 @@
 """The Beam steps of the pipeline: thin shells over the plain functions of the core.
 
-Reading top to bottom follows the README's diagram::
+Reading top to bottom follows the README's diagram.  ``per_key`` layout (Dataflow)::
 
-    ParseFrames → DropTransportDuplicates ─┬─ raw, dead-letter, reference rows + messages ─┐
-                                           └─ per-event elements                            │
-                   → DropSemanticDuplicates ─ typed rows + typed messages ─ CollectRows /   │
-                                                                            CollectMessages ┘
+    ParseFrames → DropTransportDuplicates ─┬─ raw, dead-letter rows + messages ─────────────┐
+                                           └─ one element per typed event / reference record │
+                   → DropSemanticDuplicates ─ typed + reference rows and messages ─ CollectRows /
+                                                                                CollectMessages
+
+``sharded`` layout (the local direct runner: every step costs per bundle, so no merge steps)::
+
+    ParseFrames → DropTransportDuplicates ─ one element per semantic shard a frame touches
+                → DropSemanticDuplicates ─ every row and message (raw / dead letter from the
+                                           frame's first element, the carrier)
 
 Transport dedup is keyed by the frame id, semantic dedup by the entity.  Two state layouts
 (``--dedup_layout``), same decisions (``pipeline.dedup``):
@@ -45,7 +51,7 @@ from pipeline import coders, dedup, records, routing
 from pipeline.core import process_frame
 from pipeline.dedup import Decision
 from pipeline.options import LAYOUTS
-from pipeline.records import DeadLetter, Frame
+from pipeline.records import DeadLetter, Frame, ReferenceRecord, TypedEvent
 
 __all__ = [
     "LAYOUTS",
@@ -127,9 +133,9 @@ class ParseFrameFn(beam.DoFn):
 
 
 class _TransportRouting:
-    """What both transport layouts do with a unique frame: route it (``routing.route_frame``)."""
-
-    key: _Keyer
+    """What the per-key transport layout does with a unique frame: route it
+    (``routing.route_frame``): its raw / dead-letter rows and messages on outputs ``rows`` and
+    ``messages``, one element per typed event or reference record keyed by its entity."""
 
     def _route(self, frame: Frame) -> Any:
         out = routing.route_frame(frame)
@@ -138,8 +144,10 @@ class _TransportRouting:
         for message in out.messages:
             yield beam.pvalue.TaggedOutput(MESSAGES, message)
         for element in out.events:
-            event = element.events[0]
-            yield self.key(event.key), element
+            if element.events:
+                yield element.events[0].key, element
+            else:
+                yield routing.reference_key(element.reference[0]), element
 
 
 class PerKeyTransportDedupFn(_TransportRouting, beam.DoFn):
@@ -147,16 +155,15 @@ class PerKeyTransportDedupFn(_TransportRouting, beam.DoFn):
 
     State per key: the first-seen time (a varint) and one timer at the end of the window that
     clears it — what Beam's ``Deduplicate`` keeps.  Unique frames are routed: raw / dead-letter
-    / reference rows and messages (outputs ``rows``, ``messages``) and one element per typed
-    event keyed by its entity (main output) for semantic dedup.
+    rows and messages (outputs ``rows``, ``messages``) and one element per typed event or
+    reference record keyed by its entity (main output) for semantic dedup.
     """
 
     SEEN = ReadModifyWriteStateSpec("seen", VarIntCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
 
-    def __init__(self, window_s: int, semantic_shards: int | None = None) -> None:
+    def __init__(self, window_s: int) -> None:
         self.window_micros = int(window_s * 1_000_000)
-        self.key = _Keyer(semantic_shards)
         self.counters = _Counters()
 
     def process(
@@ -216,16 +223,21 @@ class _ShardedStateFn(beam.DoFn):
         expire_timer.set(Timestamp(micros=due))
 
 
-class ShardedTransportDedupFn(_TransportRouting, _ShardedStateFn):
-    """Sharded layout of :class:`PerKeyTransportDedupFn`: keyed by a shard of frame ids."""
+class ShardedTransportDedupFn(_ShardedStateFn):
+    """Sharded layout of :class:`PerKeyTransportDedupFn`: keyed by a shard of frame ids.
+
+    A single output: each unique frame becomes one element per semantic shard it touches
+    (``routing.shard_elements``; one for a subscription frame), the raw and dead-letter rows
+    left to the semantic step, so the local graph needs no step to merge two steps' outputs.
+    """
 
     STATE = ReadModifyWriteStateSpec("state", coders.ShardedSeenCoder())
     NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
     EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)  # a timer spec serves one DoFn class
 
-    def __init__(self, window_s: int, semantic_shards: int | None) -> None:
+    def __init__(self, window_s: int, semantic_shards: int) -> None:
         self.lifetime_micros = int(window_s * 1_000_000)
-        self.key = _Keyer(semantic_shards)
+        self.shards = semantic_shards
         self.counters = _Counters()
 
     def process(
@@ -244,7 +256,7 @@ class ShardedTransportDedupFn(_TransportRouting, _ShardedStateFn):
             return
         state.write(seen)
         self._schedule(now, next_expiry, expire)
-        yield from self._route(frame)
+        yield from routing.shard_elements(frame, self.shards)
 
     @on_timer(EXPIRE)
     def expire_seen(
@@ -262,8 +274,7 @@ class _SemanticOutputs:
 
     counters: _Counters
 
-    def _outputs(self, frame: Frame, decision: Decision) -> Any:
-        event = frame.events[0]
+    def _outputs(self, frame: Frame, event: TypedEvent, decision: Decision) -> Any:
         if decision is Decision.DUPLICATE:
             self.counters.inc("dropped_semantic_duplicate")
             self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
@@ -277,14 +288,30 @@ class _SemanticOutputs:
             yield beam.pvalue.TaggedOutput(ROWS, row)
         yield from messages
 
+    def _reference_outputs(self, frame: Frame, record: ReferenceRecord, decision: Decision) -> Any:
+        if decision is Decision.DUPLICATE:
+            self.counters.inc("dropped_reference_duplicate")
+            self.counters.inc(f"dropped_reference_duplicate_{record.kind}")
+        elif decision is Decision.STALE:
+            self.counters.inc("stale_reference")
+            self.counters.inc(f"stale_reference_{record.kind}")
+        else:
+            self.counters.inc(f"emitted_reference_{record.kind}")
+        rows, messages = routing.reference_outputs(frame, record, decision)
+        for row in rows:
+            yield beam.pvalue.TaggedOutput(ROWS, row)
+        yield from messages
+
 
 class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
     """Per-key layout, keyed by entity: semantic dedup and the ordering guard
-    (``dedup.decide_semantic``) over that entity's last emitted state.
+    (``dedup.decide_semantic`` / ``dedup.decide_reference``) over that entity's last emitted
+    state.
 
-    Each element is one typed event.  Emitted → typed row (output ``rows``) and typed topic
-    message (main output); stale → typed row only; duplicate → nothing.  State per key: one
-    small ``EntityState`` and a timer a TTL after the last emission that clears it.
+    Each element is one typed event or one reference record.  Emitted → typed (or reference
+    history) row (output ``rows``) and topic message (main output); stale → row only;
+    duplicate → nothing.  State per key: one small ``EntityState`` and a timer a TTL after the
+    last emission that clears it.
     """
 
     LAST = ReadModifyWriteStateSpec("last", coders.EntityStateCoder())
@@ -303,11 +330,18 @@ class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
     ) -> Any:
         _, frame = element
         now = timestamp.micros
-        decision, state = dedup.decide_semantic(last.read(), frame.events[0], now, self.ttl_micros)
+        if frame.events:
+            event = frame.events[0]
+            decision, state = dedup.decide_semantic(last.read(), event, now, self.ttl_micros)
+            outputs = self._outputs(frame, event, decision)
+        else:
+            record = frame.reference[0]
+            decision, state = dedup.decide_reference(last.read(), record, now, self.ttl_micros)
+            outputs = self._reference_outputs(frame, record, decision)
         if decision is Decision.EMIT:
             last.write(state)
             expire.set(Timestamp(micros=now + self.ttl_micros))
-        yield from self._outputs(frame, decision)
+        yield from outputs
 
     @on_timer(EXPIRE)
     def expire_last(self, last: Any = beam.DoFn.StateParam(LAST)) -> None:
@@ -316,7 +350,12 @@ class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
 
 
 class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
-    """Sharded layout of :class:`PerKeySemanticDedupFn`: keyed by a shard of entity keys."""
+    """Sharded layout of :class:`PerKeySemanticDedupFn`: keyed by a shard of entity keys.
+
+    Each element is a frame's part in one shard (``routing.shard_elements``): the carrier also
+    writes the frame's raw row and dead letter, then every event and reference record is
+    decided against the shard's dict, which is read and written once per element.
+    """
 
     STATE = ReadModifyWriteStateSpec("state", coders.ShardedEntityStateCoder())
     NEXT_EXPIRY = ReadModifyWriteStateSpec("next_expiry", VarIntCoder())
@@ -335,17 +374,36 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
         expire: Any = beam.DoFn.TimerParam(EXPIRE),
     ) -> Any:
         _, frame = element
-        event = frame.events[0]
+        if routing.is_carrier(frame):
+            rows, messages = routing.frame_outputs(frame)
+            for row in rows:
+                yield beam.pvalue.TaggedOutput(ROWS, row)
+            yield from messages
+        if not (frame.events or frame.reference):
+            return
         now = timestamp.micros
         entries = state.read() or {}
-        decision, last = dedup.decide_semantic(
-            entries.get(event.key), event, now, self.lifetime_micros
-        )
-        if decision is Decision.EMIT:
-            entries[event.key] = last
+        changed = False
+        for event in frame.events:
+            decision, last = dedup.decide_semantic(
+                entries.get(event.key), event, now, self.lifetime_micros
+            )
+            if decision is Decision.EMIT:
+                entries[event.key] = last
+                changed = True
+            yield from self._outputs(frame, event, decision)
+        for record in frame.reference:
+            key = routing.reference_key(record)
+            decision, last = dedup.decide_reference(
+                entries.get(key), record, now, self.lifetime_micros
+            )
+            if decision is Decision.EMIT:
+                entries[key] = last
+                changed = True
+            yield from self._reference_outputs(frame, record, decision)
+        if changed:
             state.write(entries)
             self._schedule(now, next_expiry, expire)
-        yield from self._outputs(frame, decision)
 
     @on_timer(EXPIRE)
     def expire_last(
@@ -390,21 +448,25 @@ class ProcessFrames(beam.PTransform):
 
     def expand(self, messages: beam.PCollection) -> ProcessedFrames:
         shards = self.shards if self.layout == "sharded" else None
-        if shards is None:
-            transport: beam.DoFn = PerKeyTransportDedupFn(self.transport_window_s)
-            semantic: beam.DoFn = PerKeySemanticDedupFn(self.semantic_ttl_s)
-        else:
-            transport = ShardedTransportDedupFn(self.transport_window_s, shards)
-            semantic = ShardedSemanticDedupFn(self.semantic_ttl_s)
         keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(shards)).with_output_types(
             tuple[str, Frame]
         )
-        unique = keyed | "DropTransportDuplicates" >> beam.ParDo(transport).with_input_types(
-            tuple[str, Frame]
-        ).with_output_types(tuple[str, Frame]).with_outputs(ROWS, MESSAGES, main="events")
-        typed = unique.events | "DropSemanticDuplicates" >> beam.ParDo(semantic).with_input_types(
-            tuple[str, Frame]
-        ).with_outputs(ROWS, main=MESSAGES)
+        if shards is not None:  # local: two keyed steps, no merging step (see the docstring)
+            unique = keyed | "DropTransportDuplicates" >> beam.ParDo(
+                ShardedTransportDedupFn(self.transport_window_s, shards)
+            ).with_input_types(tuple[str, Frame]).with_output_types(tuple[str, Frame])
+            out = unique | "DropSemanticDuplicates" >> beam.ParDo(
+                ShardedSemanticDedupFn(self.semantic_ttl_s)
+            ).with_input_types(tuple[str, Frame]).with_outputs(ROWS, main=MESSAGES)
+            return ProcessedFrames(rows=out[ROWS], messages=out[MESSAGES])
+        unique = keyed | "DropTransportDuplicates" >> beam.ParDo(
+            PerKeyTransportDedupFn(self.transport_window_s)
+        ).with_input_types(tuple[str, Frame]).with_output_types(tuple[str, Frame]).with_outputs(
+            ROWS, MESSAGES, main="events"
+        )
+        typed = unique.events | "DropSemanticDuplicates" >> beam.ParDo(
+            PerKeySemanticDedupFn(self.semantic_ttl_s)
+        ).with_input_types(tuple[str, Frame]).with_outputs(ROWS, main=MESSAGES)
         rows = (unique[ROWS], typed[ROWS]) | "CollectRows" >> beam.Flatten()
         out = (unique[MESSAGES], typed[MESSAGES]) | "CollectMessages" >> beam.Flatten()
         return ProcessedFrames(rows=rows, messages=out)

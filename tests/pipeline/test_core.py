@@ -182,7 +182,7 @@ def test_impossible_received_at_is_a_contract_dead_letter_whose_rows_are_all_val
 
 
 @pytest.mark.parametrize(
-    ("target", "name"), [("entity_key", "entity_key"), ("fingerprint_text", "fingerprint_text")]
+    ("target", "name"), [("entity_key", "entity_key"), ("fingerprint", "fingerprint")]
 )
 def test_a_failure_in_keys_or_fingerprints_is_an_internal_dead_letter_not_a_poison_pill(
     monkeypatch, target, name

@@ -19,7 +19,7 @@ from pipeline.dedup import (
     fingerprint,
     shard_key,
 )
-from pipeline.records import TypedEvent
+from pipeline.records import ReferenceRecord, TypedEvent
 from testsupport import examples
 
 S = 1_000_000  # one second in micros
@@ -203,3 +203,45 @@ def test_pruning_is_batched_not_per_element():
         assert deduper.seen(f"f{i}", i * S // 10) is False
     assert prunes <= 5 * PRUNE_SLACK + 1
     assert len(deduper) <= 1100  # one window (+ slack) of ids, not all 5000
+
+
+T1, T2 = T.format(ms=1), T.format(ms=2)
+
+
+def _ref(as_of: str, **values) -> ReferenceRecord:
+    return ReferenceRecord("event", "E1", "reference_events", as_of, values)
+
+
+def test_reference_unchanged_values_are_duplicates_until_the_ttl_and_changes_emit():
+    ttl = 100
+    decision, state = dedup.decide_reference(None, _ref(T1, name="R1", status="OPEN"), 0, ttl)
+    assert decision is dedup.Decision.EMIT and state is not None
+    same = _ref(T2, status="OPEN", name="R1")  # key order and a newer as_of do not matter
+    assert dedup.decide_reference(state, same, 50, ttl) == (dedup.Decision.DUPLICATE, state)
+    decision, after_ttl = dedup.decide_reference(state, same, 101, ttl)
+    assert decision is dedup.Decision.EMIT and after_ttl.emitted_at == 101
+    decision, changed = dedup.decide_reference(state, _ref(T2, name="R1", status="CLOSED"), 60, ttl)
+    assert decision is dedup.Decision.EMIT and changed.fingerprint != state.fingerprint
+
+
+def test_reference_ordering_guard_changed_but_older_is_stale():
+    _, state = dedup.decide_reference(None, _ref(T2, status="CLOSED"), 0, 100)
+    older = _ref(T1, status="OPEN")
+    assert dedup.decide_reference(state, older, 10, 100) == (dedup.Decision.STALE, state)
+
+
+@pytest.mark.parametrize(
+    ("message_type", "values"),
+    [
+        ("PoolTotalChanged", {"product_id": "p10", "gross_amounts": [{"amount": "1.50"}]}),
+        ("PoolTotalChanged", {"product_id": "p1", "gross_amounts": [{"amount": "1E+2"}]}),
+        ("PoolTotalChanged", {"product_id": "p1", "gross_amounts": [{"amount": "1.5"}]}),
+        ("SelectionStatusChanged", {"selection_id": "s10", "status": "ACTIVE"}),
+    ],
+)
+def test_fingerprint_fast_paths_give_the_digest_of_the_canonical_text(message_type, values):
+    """The digest is persisted in state: the fast paths must not change it."""
+    slow = dedup.fingerprint_text(
+        dedup.canonical_json(dedup.canonical_values(message_type, values))
+    )
+    assert fingerprint(message_type, values) == slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.testing.test_stream import TestStream
@@ -97,3 +98,48 @@ def test_query_pages_feed_raw_typed_reference_and_dead_letter_outputs():
         MetricsFilter().with_namespace(NAMESPACE).with_name("query_page_skipped_nodes")
     )
     assert sum(c.committed or 0 for c in skipped["counters"]) == 1  # node 1's reference
+
+
+@pytest.mark.parametrize("layout", ["sharded", "per_key"])
+def test_unchanged_reference_data_is_written_and_published_once_per_ttl(layout):
+    """A sweep re-sending the same page: reference history rows and ``tote-reference`` messages
+    come from the first page only, and again once the TTL (120 s) has passed; the raw table keeps
+    every page."""
+    page = q.products_page()
+    stream = (
+        TestStream()
+        .advance_watermark_to(T0)
+        .add_elements([TimestampedValue(page_message(page, "products", "sweep-1"), T0)])
+        .advance_watermark_to(T0 + 10)
+        .add_elements([TimestampedValue(page_message(page, "products", "sweep-2"), T0 + 10)])
+        .advance_watermark_to(T0 + 300)
+        .add_elements([TimestampedValue(page_message(page, "products", "sweep-3"), T0 + 300)])
+        .advance_watermark_to_infinity()
+    )
+    pipeline = beam.Pipeline(options=streaming_options())
+    out = pipeline | stream | ProcessFrames(60, 120, shards=8, layout=layout)
+    reference = out.rows | "reference" >> beam.Filter(lambda r: "reference_kind" in r)
+    assert_that(
+        reference | "ref ids" >> beam.Map(lambda r: (r["reference_kind"], r["frame_id"])),
+        equal_to(
+            [
+                (kind, frame)
+                for frame in ("sweep-1", "sweep-3")
+                for kind in ("product", "leg", "selection", "selection")
+            ]
+        ),
+        label="reference rows",
+    )
+    raw = out.rows | "raw" >> beam.Filter(lambda r: table_for_row(r) == catalog.RAW_TABLE)
+    assert_that(
+        raw | "raw ids" >> beam.Map(lambda r: r["frame_id"]),
+        equal_to(["sweep-1", "sweep-2", "sweep-3"]),
+        label="raw rows",
+    )
+    published = out.messages | "ref msgs" >> beam.Filter(lambda m: m[0] == catalog.REFERENCE_TOPIC)
+    assert_that(
+        published | "msg frames" >> beam.Map(lambda m: m[2]["frame_id"]),
+        equal_to(["sweep-1"] * 4 + ["sweep-3"] * 4),
+        label="reference messages",
+    )
+    pipeline.run().wait_until_finish()
