@@ -43,6 +43,20 @@ class Ingress:
             subscriber.close()
         return received
 
+    def pull_frames(self, frame_ids: set[str], timeout: float = 60.0) -> list[Any]:
+        """Pull and ack until a message of every id in ``frame_ids`` arrived (or ``timeout``).
+
+        Counts distinct ``frame_id`` attributes, not messages: the emulator may redeliver a
+        message whose ack was slow, and a count would then stop one frame short."""
+        received: list[Any] = []
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while not frame_ids <= seen and time.monotonic() < deadline:
+            batch = self.pull(1, timeout=max(0.1, deadline - time.monotonic()))
+            received.extend(batch)
+            seen.update(m.attributes.get("frame_id", "") for m in batch)
+        return received
+
     def drain(self, quiet: float = 2.0) -> list[Any]:
         """Pull everything that is there (until a pull of ``quiet`` seconds comes back empty)."""
         subscriber = pubsub_v1.SubscriberClient()
