@@ -27,6 +27,8 @@ from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from contract.cloud_logging import parse_trace_header, severity
+
 __all__ = [
     "JsonFormatter",
     "RedactionFilter",
@@ -89,7 +91,6 @@ class Redactor:
 
 
 _REQUEST: ContextVar[dict[str, Any] | None] = ContextVar("connector_request", default=None)
-_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$")
 
 
 def request_fields(trace_header: str | None, project: str, request_id: str) -> dict[str, Any]:
@@ -98,14 +99,13 @@ def request_fields(trace_header: str | None, project: str, request_id: str) -> d
     A malformed header is ignored (it is client input): only ``request_id`` is kept then.
     """
     fields: dict[str, Any] = {"request_id": request_id}
-    match = _TRACE.match((trace_header or "").strip())
-    if match:
-        trace, span, sampled = match.groups()
-        fields["logging.googleapis.com/trace"] = f"projects/{project}/traces/{trace.lower()}"
+    parsed = parse_trace_header(trace_header)
+    if parsed:
+        trace, span, sampled = parsed
+        fields["logging.googleapis.com/trace"] = f"projects/{project}/traces/{trace}"
         if span:
-            fields["logging.googleapis.com/spanId"] = format(int(span), "016x")[-16:]
-        if sampled is not None:
-            fields["logging.googleapis.com/trace_sampled"] = sampled == "1"
+            fields["logging.googleapis.com/spanId"] = span
+        fields["logging.googleapis.com/trace_sampled"] = sampled
     return fields
 
 
@@ -154,15 +154,6 @@ class RedactionFilter(logging.Filter):
         return True
 
 
-_SEVERITY = {
-    logging.DEBUG: "DEBUG",
-    logging.INFO: "INFO",
-    logging.WARNING: "WARNING",
-    logging.ERROR: "ERROR",
-    logging.CRITICAL: "CRITICAL",
-}
-
-
 class JsonFormatter(logging.Formatter):
     """One JSON object per line with Cloud Logging's special fields."""
 
@@ -178,7 +169,7 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             message = f"{message}\n{record.exc_text}"
         entry: dict[str, Any] = {
-            "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
+            "severity": severity(record.levelno),
             "message": message,
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,

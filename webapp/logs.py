@@ -28,6 +28,8 @@ from typing import Any
 
 from gunicorn import glogging
 
+from contract.cloud_logging import parse_trace_header, severity
+
 __all__ = [
     "CloudFormatter",
     "GunicornLogger",
@@ -44,16 +46,7 @@ _SECRET_PARAM = re.compile(
 )
 _BEARER = re.compile(r"(bearer\s+)[^\s\"',;]+", re.IGNORECASE)
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/(\d{1,20}))?(?:;o=([01]))?$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-_SEVERITY = {
-    logging.DEBUG: "DEBUG",
-    logging.INFO: "INFO",
-    logging.WARNING: "WARNING",
-    logging.ERROR: "ERROR",
-    logging.CRITICAL: "CRITICAL",
-}
 
 
 def redact(text: str) -> str:
@@ -71,18 +64,6 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_redact_value(v) for v in value]
     return value
-
-
-def parse_trace_header(value: str | None) -> tuple[str, str | None, bool] | None:
-    """``X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=1`` → (trace, span, sampled), or ``None``."""
-    if not value:
-        return None
-    match = _TRACE.match(value.strip())
-    if not match:
-        return None
-    span = match.group(2)
-    span_hex = f"{int(span):016x}" if span and int(span) < 2**64 else None
-    return match.group(1).lower(), span_hex, match.group(3) == "1"
 
 
 class RequestContext:
@@ -137,7 +118,7 @@ class CloudFormatter(logging.Formatter):
         elif record.stack_info:
             message = f"{message}\n{record.stack_info}"
         entry: dict[str, Any] = {
-            "severity": _SEVERITY.get(record.levelno, "DEFAULT"),
+            "severity": severity(record.levelno),
             "message": redact(message),
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "logger": record.name,
