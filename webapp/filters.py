@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from contract import catalog
 from webapp.events import REFERENCE_STREAM, Event
 
-__all__ = ["STREAMS", "EventFilter", "FilterError"]
+__all__ = ["FILTER_PARAMS", "STREAMS", "EventFilter", "FilterError"]
 
 STREAMS: tuple[str, ...] = (*(t.stream for t in catalog.TOPICS), REFERENCE_STREAM)
 _MAX_VALUES = 200
+
+FILTER_PARAMS: tuple[str, ...] = ("types", "product_id", "event_id", "venue", "bet_type")
+"""The query parameters ``/events`` and ``/state`` filter by (each may repeat or hold a list)."""
 
 
 class FilterError(ValueError):

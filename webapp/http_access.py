@@ -22,10 +22,13 @@ from webapp.access import (
     as_mapping,
     authenticate_request,
     cors_headers,
+    readable_streams,
 )
+from webapp.filters import FILTER_PARAMS, EventFilter
 
 __all__ = [
     "PRIVATE_AUTHORISER",
+    "authorised_filter",
     "current_principal",
     "denied_response",
     "limit_key",
@@ -42,6 +45,17 @@ log = logging.getLogger(__name__)
 def current_principal(policy: AccessPolicy) -> Principal:
     """Who the current request is; raises :class:`AccessDenied`."""
     return _principal(request, policy)
+
+
+def authorised_filter(policy: AccessPolicy) -> tuple[Principal, EventFilter, frozenset[str]]:
+    """Who the current request is, the filter its query asks for and which of the asked-for
+    streams its credentials may read: one decision for ``/events`` and ``/state``.
+
+    Raises :class:`AccessDenied` (401/403) or :class:`~webapp.filters.FilterError` (400).
+    """
+    principal = current_principal(policy)
+    event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
+    return principal, event_filter, readable_streams(principal, event_filter.streams)
 
 
 def _principal(req: Request, policy: AccessPolicy) -> Principal:

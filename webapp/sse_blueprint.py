@@ -29,13 +29,11 @@ from webapp.access import (
     Principal,
     cors_headers,
     origin_allowed,
-    readable_streams,
 )
 from webapp.filters import EventFilter, FilterError
-from webapp.http_access import current_principal, denied_response, limit_key
+from webapp.http_access import authorised_filter, denied_response, limit_key
 from webapp.limits import Admission, client_address
 from webapp.runtime import Runtime
-from webapp.state_blueprint import FILTER_PARAMS
 from webapp.stream import event_stream, handed_over_stream
 
 __all__ = ["bp"]
@@ -77,9 +75,7 @@ def events() -> Response:
     rt = runtime()
     config = rt.config
     try:
-        principal = current_principal(config.access)
-        event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
-        streams = readable_streams(principal, event_filter.streams)
+        principal, event_filter, streams = authorised_filter(config.access)
     except AccessDenied as denied:
         return denied_response(denied, config.cors_origins)
     except FilterError as exc:

@@ -23,18 +23,15 @@ from webapp.access import (
     PRIVATE_STREAMS,
     AccessDenied,
     cors_headers,
-    readable_streams,
 )
-from webapp.filters import EventFilter, FilterError
-from webapp.http_access import PRIVATE_AUTHORISER, current_principal, denied_response
+from webapp.filters import FilterError
+from webapp.http_access import PRIVATE_AUTHORISER, authorised_filter, denied_response
 from webapp.runtime import Runtime
 from webapp.schema import CONTRACT_VERSION
 
-__all__ = ["FILTER_PARAMS", "bp", "private_allowed"]
+__all__ = ["bp", "private_allowed"]
 
 bp = Blueprint("state", __name__)
-
-FILTER_PARAMS = ("types", "product_id", "event_id", "venue", "bet_type")
 
 
 def private_allowed(req: Request) -> bool:
@@ -57,9 +54,7 @@ def state() -> Response:
     rt: Runtime = current_app.extensions["tote"]
     config = rt.config
     try:
-        principal = current_principal(config.access)
-        event_filter = EventFilter.from_query({k: request.args.getlist(k) for k in FILTER_PARAMS})
-        streams = readable_streams(principal, event_filter.streams)
+        _principal, event_filter, streams = authorised_filter(config.access)
     except AccessDenied as denied:
         return denied_response(denied, config.cors_origins)
     except FilterError as exc:
