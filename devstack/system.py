@@ -38,11 +38,11 @@ from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.processes import ManagedProcess, ServiceError, free_port, port_is_free
 from devstack.provision import provision_pubsub
 from devstack.pubsub_emulator import PubSubEmulator
+from simulator.query_api import GRAPHQL_PATH
 
 __all__ = ["LocalSystem", "Ports"]
 
 SIMULATOR_PATH = "/partner/connections/graphql/"
-SIMULATOR_GRAPHQL_PATH = "/partner/gateway/graphql"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -137,7 +137,7 @@ class LocalSystem:
     @property
     def simulator_graphql_url(self) -> str:
         """The simulator's query API (on its control port)."""
-        return f"{self.simulator_control}{SIMULATOR_GRAPHQL_PATH}"
+        return f"{self.simulator_control}{GRAPHQL_PATH}"
 
     @property
     def query_url(self) -> str:
