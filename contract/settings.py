@@ -8,6 +8,7 @@ the mapping they are given.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 __all__ = ["env_bool", "env_float", "env_int", "env_list"]
@@ -41,7 +42,10 @@ def env_float(
     default: float,
     minimum: float = 0.0,
     error: type[ValueError] = ValueError,
+    maximum: float | None = None,
 ) -> float:
+    """A finite number in ``[minimum, maximum]``: ``nan`` and ``inf`` parse as floats but are no
+    usable setting (a ``nan`` timeout or deadline never compares as reached)."""
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -51,6 +55,10 @@ def env_float(
         raise error(f"{name} must be a number, got {raw!r}") from None
     if value < minimum:
         raise error(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and not value <= maximum:
+        raise error(f"{name} must be between {minimum:g} and {maximum:g}, got {raw!r}")
+    if not math.isfinite(value):
+        raise error(f"{name} must be a finite number, got {raw!r}")
     return value
 
 

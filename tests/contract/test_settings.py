@@ -35,3 +35,14 @@ def test_values_are_parsed():
 def test_bad_values_raise_the_callers_error_naming_the_variable(call, message):
     with pytest.raises(Bad, match=message):
         call()
+
+
+def test_floats_must_be_finite_and_within_an_optional_maximum() -> None:
+    for raw in ("nan", "inf", "-nan"):
+        with pytest.raises(ValueError, match="X must be a finite number"):
+            env_float({"X": raw}, "X", 1.0)
+    with pytest.raises(ValueError, match="X must be between 0 and 5"):
+        env_float({"X": "inf"}, "X", 1.0, maximum=5.0)
+    with pytest.raises(ValueError, match="X must be between 0 and 5"):
+        env_float({"X": "5.5"}, "X", 1.0, maximum=5.0)
+    assert env_float({"X": "5"}, "X", 1.0, maximum=5.0) == 5.0
