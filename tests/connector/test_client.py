@@ -162,7 +162,7 @@ def test_fatal_close_code_stops_retrying(
     sim.fault(f"close?code={code}")
     wait_until(lambda: state(service)["state"] == "failed", 30, "failed state")
     assert str(code) in state(service)["fatal"]
-    assert not service.running
+    wait_until(lambda: not service.running, 10, "service stopped running")
     # with a 50 ms backoff a retry loop would have reconnected many times by now
     wait_until(lambda: sim.stats()["connections"] == 0, 10, "socket closed")
     assert sim.stats()["connections_total"] == 1
