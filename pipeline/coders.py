@@ -105,9 +105,16 @@ class _VersionedCoder(beam.coders.Coder):
 
 
 class FrameCoder(_VersionedCoder):
-    """:class:`~pipeline.records.Frame` ⇄ bytes: version 1 = ``0x01``, the raw data's length
-    (4 bytes, big-endian) and bytes, then orjson of the other fields (events, reference records
-    and the dead letter by field name)."""
+    """:class:`~pipeline.records.Frame` ⇄ bytes: ``0x02``, the raw data's length (4 bytes,
+    big-endian) and bytes, then orjson of the other fields (events, reference records and the
+    dead letter by field name).
+
+    Version 1 (same layout, ``0x01``) also carried each event's parsed ``message``, which nothing
+    downstream reads (its exact text is ``payload_json``); it still decodes, the message dropped,
+    because elements encoded by the previous job are in flight across a Dataflow ``--update``."""
+
+    VERSION = 2
+    _READS = (1, 2)
 
     def encode(self, frame: Frame) -> bytes:
         fields = _as_dict(frame)
@@ -115,14 +122,21 @@ class FrameCoder(_VersionedCoder):
         fields["events"] = [_as_dict(e) for e in frame.events]
         fields["reference"] = [_as_dict(r) for r in frame.reference]
         fields["dead_letter"] = None if frame.dead_letter is None else _as_dict(frame.dead_letter)
-        return b"\x01" + _LENGTH.pack(len(data)) + data + _dumps(fields)
+        return b"\x02" + _LENGTH.pack(len(data)) + data + _dumps(fields)
 
     def decode(self, encoded: bytes) -> Frame:
-        _check_version(encoded, 1, "Frame")
+        if not encoded or encoded[0] not in self._READS:
+            found = encoded[0] if encoded else "nothing"
+            raise UnknownCoderVersion(
+                f"Frame: unknown encoding version {found} (this code reads versions 1 and 2)"
+            )
         (length,) = _LENGTH.unpack_from(encoded, 1)
         start = 1 + _LENGTH.size
         fields = _loads(encoded[start + length :])
         fields["data"] = encoded[start : start + length]
+        if encoded[0] == 1:  # version 1: events carried the parsed message as well
+            for event in fields["events"]:
+                event.pop("message", None)
         fields["events"] = [TypedEvent(**e) for e in fields["events"]]
         fields["reference"] = [ReferenceRecord(**r) for r in fields["reference"]]
         letter = fields["dead_letter"]

@@ -173,7 +173,6 @@ def _process(
         key=key,
         fingerprint=dedup.fingerprint(spec.name, values),
         values=values,
-        message=envelope.message,
         payload_json=payload_json,
         as_of=received_at,
     )

@@ -226,7 +226,6 @@ def query_event(message_type: str, message: dict[str, Any], as_of: str) -> Typed
         key=dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns)),
         fingerprint=dedup.fingerprint(spec.name, values),
         values=values,
-        message=message,
         payload_json=payload_json,
         source=ingress.SOURCE_QUERY,
         as_of=as_of,

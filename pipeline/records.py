@@ -143,13 +143,14 @@ class TypedEvent:
     ``source`` says where the state came from (``subscription``: a websocket frame; ``query``: a
     reconciliation page, see ``contract.queries``) and ``as_of`` when it held (the frame's
     ``received_at``; a query page's ``request_started_at``), which orders states of one entity.
+    The message itself travels only as ``payload_json``, its exact text (nothing downstream reads
+    the parsed object, and carrying it doubled what every shuffle encodes).
     """
 
     message_type: str
     key: str
     fingerprint: str
     values: dict[str, Any]
-    message: dict[str, Any]
     payload_json: str
     source: str = ingress.SOURCE_SUBSCRIPTION
     as_of: str = ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import apache_beam as beam
+import orjson
 import pytest
 
 from contract import ingress
@@ -34,8 +35,7 @@ def _query_page() -> Frame:
         key=event.key,
         fingerprint=event.fingerprint,
         values={**event.values, "net_amounts": None},
-        message={"total": {"grossAmounts": [{"decimalAmount": Decimal("1881.80")}]}},
-        payload_json='{"x":1}',
+        payload_json='{"total":{"grossAmounts":[{"decimalAmount":1881.80}]}}',
         source=ingress.SOURCE_QUERY,
         as_of="2026-11-26T14:03:07.123Z",
     )
@@ -63,17 +63,68 @@ def test_frame_round_trips_exactly(frame):
     assert repr(decoded) == repr(frame)  # types too: Decimals stay Decimals, not floats
 
 
-def test_frame_decimals_come_back_as_decimals():
-    frame = _frame(examples.frame("PoolTotalChanged"))
+def test_frame_payload_text_and_values_come_back_exact():
+    data = examples.frame("PoolTotalChanged").replace(b"6645.4", b"1881.80")
+    frame = _frame(data)
     decoded = FrameCoder().decode(FrameCoder().encode(frame))
-    amount = decoded.event.message["total"]["grossAmounts"][0]["decimalAmount"]
-    assert type(amount) is Decimal and amount == Decimal("6645.4")
+    assert '"decimalAmount": 1881.80' in decoded.event.payload_json  # as Tote spelt it
+    assert decoded.event.values["gross_amounts"][0]["amount"] == "1881.80"
+
+
+def test_frames_are_written_as_version_2_without_the_parsed_message():
+    encoded = FrameCoder().encode(_frame(examples.frame("PoolTotalChanged")))
+    assert encoded[0] == 2
+    assert b'"message"' not in encoded and b"$decimal" not in encoded
+
+
+def _version_1(frame: Frame, message: dict) -> bytes:
+    """The bytes the previous job's coder (version 1) wrote: each event also held its parsed
+    message, Decimals tagged ``{"$decimal": text}``."""
+
+    def tagged(value):
+        if isinstance(value, Decimal):
+            return {"$decimal": str(value)}
+        raise TypeError(type(value))
+
+    event = frame.event
+    fields = {
+        "attributes": frame.attributes,
+        "frame_id": frame.frame_id,
+        "received_at": frame.received_at,
+        "dedup_key": frame.dedup_key,
+        "message_type": frame.message_type,
+        "events": [
+            {
+                "message_type": event.message_type,
+                "key": event.key,
+                "fingerprint": event.fingerprint,
+                "values": event.values,
+                "message": message,
+                "payload_json": event.payload_json,
+                "source": event.source,
+                "as_of": event.as_of,
+            }
+        ],
+        "dead_letter": None,
+        "ingested_at": frame.ingested_at,
+        "reference": [],
+    }
+    body = orjson.dumps(fields, default=tagged)
+    return b"\x01" + len(frame.data).to_bytes(4, "big") + frame.data + body
+
+
+def test_version_1_frames_in_flight_across_an_update_still_decode():
+    frame = _frame(examples.frame("PoolTotalChanged"))
+    message = {"total": {"grossAmounts": [{"decimalAmount": Decimal("6645.4")}]}}
+    decoded = FrameCoder().decode(_version_1(frame, message))
+    assert decoded == frame
+    assert repr(decoded) == repr(frame)
 
 
 def test_unknown_version_fails_loudly():
     encoded = FrameCoder().encode(_frame(examples.frame("PoolTotalChanged")))
-    with pytest.raises(UnknownCoderVersion, match="Frame: unknown encoding version 2"):
-        FrameCoder().decode(b"\x02" + encoded[1:])
+    with pytest.raises(UnknownCoderVersion, match="Frame: unknown encoding version 3"):
+        FrameCoder().decode(b"\x03" + encoded[1:])
     with pytest.raises(UnknownCoderVersion, match="version nothing"):
         FrameCoder().decode(b"")
     state = EntityStateCoder().encode(EntityState("fp", {}, None, 1))

@@ -42,7 +42,6 @@ def _pool(gross: str = "6645.4", net: str | None = "5316.32", **kw) -> TypedEven
         key="PoolTotalChanged|p1",
         fingerprint=fingerprint("PoolTotalChanged", values),
         values=values,
-        message={},
         payload_json="{}",
         source=source,
         as_of=as_of,

@@ -119,9 +119,7 @@ def test_typed_and_reference_message_attributes_are_cut_to_1024_bytes():
     )
     _, _, attrs = records.reference_message(frame, record)
     assert len(attrs["entity_id"].encode()) <= 1024 and len(attrs["event_id"]) == 1024
-    event = records.TypedEvent(
-        "BetAccepted", "k", "fp", {"bet_id": "b" * 3000}, {}, "{}", as_of=NOW
-    )
+    event = records.TypedEvent("BetAccepted", "k", "fp", {"bet_id": "b" * 3000}, "{}", as_of=NOW)
     frame.events = [event]
     _, _, attrs = records.typed_message(frame, event)
     assert attrs["bet_id"] == "b" * 1024
