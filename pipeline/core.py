@@ -164,7 +164,7 @@ def _process(
             traceback.format_exc(),
         )
 
-    key = dedup.entity_key(spec.name, (values.get(c) for c in spec.key_columns))
+    key = dedup.entity_key(spec.name, [values.get(c) for c in spec.key_columns])
     # The message exactly as Tote sent it, stored as ``payload``; semantic dedup compares the
     # normalised values instead (``dedup.fingerprint``), however Tote spelt them.
     payload_json = envelope.message_text or canonical_json(envelope.message)

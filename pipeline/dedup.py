@@ -171,6 +171,8 @@ def as_of_key(text: str | None) -> str | None:
 
 def entity_key(message_type: str, key_values: Iterable[Any]) -> str:
     """``Type|id|id``: the entity whose latest state a message carries (bets: bet + type)."""
+    if type(key_values) is list and len(key_values) == 1 and type(key_values[0]) is str:
+        return f"{message_type}|{key_values[0]}"  # the usual case, without a generator
     return "|".join((message_type, *("" if v is None else str(v) for v in key_values)))
 
 

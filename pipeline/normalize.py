@@ -150,27 +150,37 @@ def _bool(value: Any, what: str) -> bool:
     raise _Invalid(f"{what}: expected a boolean, got {value!r}")
 
 
-def _currency(money: Any, what: str) -> str | None:
+def _at(what: str, index: int | None) -> str:
+    return what if index is None else f"{what}[{index}]"
+
+
+def _currency(money: Any, what: str, index: int | None = None) -> str | None:
     code = _get(money, "currency")
-    if isinstance(code, dict):
+    if type(code) is dict:
         code = _get(code, "code")
     if code is None:
         return None
-    return _text(code, f"{what}.currency").upper()
+    try:
+        return _text(code, "").upper()
+    except _Invalid:  # again, to name the field in the message
+        return _text(code, f"{_at(what, index)}.currency").upper()
 
 
-def _money(money: Any, what: str) -> dict[str, Any]:
+def _money(money: Any, what: str, index: int | None = None) -> dict[str, Any]:
+    """One Money object; the field's label (``what[index]``) is built only for an error
+    message, since a pool total carries several Money objects per frame."""
     if not isinstance(money, dict):
-        raise _Invalid(f"{what}: expected a Money object, got {type(money).__name__}")
+        raise _Invalid(f"{_at(what, index)}: expected a Money object, got {type(money).__name__}")
     amount = _get(money, "decimalAmount")
     if amount is None:
         amount = _get(money, "amount")
     if amount is None:
-        raise _Invalid(f"{what}: Money without decimalAmount")
-    return {
-        "amount": decimal_text(amount, f"{what}.decimalAmount"),
-        "currency": _currency(money, what),
-    }
+        raise _Invalid(f"{_at(what, index)}: Money without decimalAmount")
+    try:
+        text = decimal_text(amount)
+    except _Invalid:  # again, to name the field in the message
+        text = decimal_text(amount, f"{_at(what, index)}.decimalAmount")
+    return {"amount": text, "currency": _currency(money, what, index)}
 
 
 def _money_list(value: Any, what: str) -> list[dict[str, Any]]:
@@ -178,7 +188,7 @@ def _money_list(value: Any, what: str) -> list[dict[str, Any]]:
         value = [value]
     if not isinstance(value, list):
         raise _Invalid(f"{what}: expected a list of Money, got {type(value).__name__}")
-    return [_money(m, f"{what}[{i}]") for i, m in enumerate(value)]
+    return [_money(m, what, i) for i, m in enumerate(value)]
 
 
 def _first_money(value: Any, what: str) -> dict[str, Any] | None:
@@ -300,19 +310,41 @@ def _with_synonyms(convert: Any, synonyms: dict[str, str]) -> Any:
     return lambda value, what: (lambda out: synonyms.get(out, out))(convert(value, what))
 
 
-_Plan = tuple[tuple[str, Any, tuple[str, ...], bool, Any], ...]
+_Steps = tuple[tuple[str, str], ...]
+_Plan = tuple[tuple[str, Any, tuple[tuple[str, _Steps], ...], bool, Any], ...]
 _PLANS: dict[str, _Plan] = {}
 
 
+def _steps(path: str) -> _Steps:
+    """A dotted path as (camelCase, PascalCase) key pairs, spelt out once per column."""
+    return tuple((part, part[:1].upper() + part[1:]) for part in path.split("."))
+
+
+def _resolve(message: Any, steps: _Steps) -> Any:
+    """:func:`lookup` over precomputed steps (the per-frame path: no splitting, no per-key call)."""
+    value = message
+    for camel, pascal in steps:
+        if type(value) is not dict:
+            return None
+        found = value.get(camel)
+        if found is None:
+            found = value.get(pascal)
+            if found is None:
+                return None
+        value = found
+    return value
+
+
 def _plan(message_type: MessageType) -> _Plan:
-    """Per type, once: (column, converter, sources, required, empty value) for each column."""
+    """Per type, once: (column, converter, (source, steps) pairs, required, empty value) for
+    each column."""
     plan = _PLANS.get(message_type.name)
     if plan is None:
         plan = _PLANS[message_type.name] = tuple(
             (
                 c.name,
                 _with_synonyms(_CONVERTERS[c.kind], dict(c.synonyms)),
-                c.sources,
+                tuple((source, _steps(source)) for source in c.sources),
                 c.required,
                 [] if c.mode == "REPEATED" else None,
             )
@@ -331,14 +363,15 @@ def normalize(message_type: MessageType, message: dict[str, Any]) -> dict[str, A
     problems: list[str] = []
     for name, convert, sources, required, empty in _plan(message_type):
         raw = None
-        source = sources[0]
-        for source in sources:
-            raw = lookup(message, source)
+        source = sources[0][0]
+        for path, steps in sources:
+            raw = _resolve(message, steps)
             if raw is not None:
+                source = path
                 break
         if raw is None:
             if required:
-                problems.append(f"missing required field {sources[0]}")
+                problems.append(f"missing required field {sources[0][0]}")
             values[name] = list(empty) if empty is not None else None
             continue
         try:
