@@ -110,8 +110,8 @@ def _process(
     except ValueError as exc:
         return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", str(exc))
 
-    missing = [a for a in ingress.REQUIRED_ATTRIBUTES if not attrs.get(a)]
-    if missing:
+    if not all(map(attrs.get, ingress.REQUIRED_ATTRIBUTES)):  # C-level: the usual all-present case
+        missing = [a for a in ingress.REQUIRED_ATTRIBUTES if not attrs.get(a)]
         reason = "missing ingress attribute(s): " + ", ".join(missing)
         return _dead(data, attrs, frame_id, received_at, ingested_at, "contract", reason)
     if len(data) > ingress.MAX_FRAME_BYTES:

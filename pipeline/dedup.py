@@ -153,7 +153,9 @@ def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     # Fast path: only a type with NUMERIC columns can change under canonical_values, and only
     # if a string ends in "0" (trailing zeros, "-0") or has an exponent; otherwise the text is
     # already canonical.  (Same digest as fingerprint_text(canonical_json(...)), in bytes.)
-    if _numeric_plan(message_type) and (b'0"' in data or b"E+" in data or b"E-" in data):
+    if _numeric_plan(message_type) and (
+        b'0"' in data or (b"E" in data and (b"E+" in data or b"E-" in data))
+    ):
         data = canonical_json_bytes(canonical_values(message_type, values))
     return hashlib.blake2b(data, digest_size=12).hexdigest()
 
