@@ -22,6 +22,10 @@ from pipeline import dedup, records
 from pipeline.dedup import Decision
 from pipeline.records import Frame, ReferenceRecord, TypedEvent
 
+_DUPLICATE = Decision.DUPLICATE
+_STALE = Decision.STALE
+"""Enum members as module constants: the per-element paths compare against them."""
+
 __all__ = [
     "PART",
     "FrameOutputs",
@@ -130,10 +134,10 @@ def semantic_outputs(
     """Rows and messages of one event: emitted → typed row + typed message; stale → typed row
     only (history, but not published: a dashboard never moves backwards); duplicate → nothing
     (the raw row already records it)."""
-    if decision is Decision.DUPLICATE:
+    if decision is _DUPLICATE:
         return [], []
     row = records.typed_row(frame, event)
-    if decision is Decision.STALE:
+    if decision is _STALE:
         return [row], []
     return [row], [records.typed_message(frame, event)]
 
@@ -144,9 +148,9 @@ def reference_outputs(
     """Rows and messages of one reference record, like :func:`semantic_outputs`: emitted (its
     values changed, or the TTL passed) → history row + ``tote-reference`` message; stale → row
     only; duplicate (unchanged values re-sent by a sweep) → nothing."""
-    if decision is Decision.DUPLICATE:
+    if decision is _DUPLICATE:
         return [], []
     row = records.reference_row(frame, record)
-    if decision is Decision.STALE:
+    if decision is _STALE:
         return [row], []
     return [row], [records.reference_message(frame, record)]

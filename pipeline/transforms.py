@@ -53,6 +53,11 @@ from pipeline.dedup import Decision
 from pipeline.options import LAYOUTS
 from pipeline.records import DeadLetter, Frame, ReferenceRecord, TypedEvent
 
+_DUPLICATE = Decision.DUPLICATE
+_EMIT = Decision.EMIT
+_STALE = Decision.STALE
+"""Enum members as module constants: the per-element paths compare against them."""
+
 __all__ = [
     "LAYOUTS",
     "NAMESPACE",
@@ -275,10 +280,10 @@ class _SemanticOutputs:
     counters: _Counters
 
     def _outputs(self, frame: Frame, event: TypedEvent, decision: Decision) -> Any:
-        if decision is Decision.DUPLICATE:
+        if decision is _DUPLICATE:
             self.counters.inc("dropped_semantic_duplicate")
             self.counters.inc(f"dropped_semantic_duplicate_{event.message_type}")
-        elif decision is Decision.STALE:
+        elif decision is _STALE:
             self.counters.inc("stale")
             self.counters.inc(f"stale_{event.message_type}")
         else:
@@ -289,10 +294,10 @@ class _SemanticOutputs:
         yield from messages
 
     def _reference_outputs(self, frame: Frame, record: ReferenceRecord, decision: Decision) -> Any:
-        if decision is Decision.DUPLICATE:
+        if decision is _DUPLICATE:
             self.counters.inc("dropped_reference_duplicate")
             self.counters.inc(f"dropped_reference_duplicate_{record.kind}")
-        elif decision is Decision.STALE:
+        elif decision is _STALE:
             self.counters.inc("stale_reference")
             self.counters.inc(f"stale_reference_{record.kind}")
         else:
@@ -338,7 +343,7 @@ class PerKeySemanticDedupFn(_SemanticOutputs, beam.DoFn):
             record = frame.reference[0]
             decision, state = dedup.decide_reference(last.read(), record, now, self.ttl_micros)
             outputs = self._reference_outputs(frame, record, decision)
-        if decision is Decision.EMIT:
+        if decision is _EMIT:
             last.write(state)
             expire.set(Timestamp(micros=now + self.ttl_micros))
         yield from outputs
@@ -388,7 +393,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
             decision, last = dedup.decide_semantic(
                 entries.get(event.key), event, now, self.lifetime_micros
             )
-            if decision is Decision.EMIT:
+            if decision is _EMIT:
                 entries[event.key] = last
                 changed = True
             yield from self._outputs(frame, event, decision)
@@ -397,7 +402,7 @@ class ShardedSemanticDedupFn(_SemanticOutputs, _ShardedStateFn):
             decision, last = dedup.decide_reference(
                 entries.get(key), record, now, self.lifetime_micros
             )
-            if decision is Decision.EMIT:
+            if decision is _EMIT:
                 entries[key] = last
                 changed = True
             yield from self._reference_outputs(frame, record, decision)
