@@ -22,6 +22,19 @@ __all__ = ["TEST_MESSAGE_TYPE", "process_frame"]
 TEST_MESSAGE_TYPE = "ConnectorTest"
 """``message_type`` recorded in the raw table for the connector's ``/test-pubsub`` messages."""
 
+# Hoisted for the per-frame path (a module global is one lookup, ``module.name`` two).
+_ATTR_RECEIVED_AT = ingress.ATTR_RECEIVED_AT
+_ATTR_SOURCE = ingress.ATTR_SOURCE
+_ATTR_SUBSCRIPTION = ingress.ATTR_SUBSCRIPTION
+_ATTR_TEST = ingress.ATTR_TEST
+_MAX_FRAME_BYTES = ingress.MAX_FRAME_BYTES
+_REQUIRED = ingress.REQUIRED_ATTRIBUTES
+_SOURCE_QUERY = ingress.SOURCE_QUERY
+_attribute_problem = records.attribute_problem
+_canonical_timestamp = ingress.canonical_timestamp
+_entity_key = dedup.entity_key
+_fingerprint = dedup.fingerprint
+
 
 def _dead(
     data: bytes,
@@ -99,25 +112,25 @@ def _process(
     data: bytes, attrs: dict[str, str], frame_id: str, fallback_time: str, ingested_at: str
 ) -> Frame:
     """:func:`process_frame` without the boundary: may raise only on a bug."""
-    problem = records.attribute_problem(attrs)
+    problem = _attribute_problem(attrs)
     if problem is not None:  # only the emulator lets these through; keep the rows bounded
         attrs = records.bounded_attributes(attrs)
         frame_id = attrs.get(ingress.ATTR_FRAME_ID) or frame_id
         return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", problem)
-    raw_received = attrs.get(ingress.ATTR_RECEIVED_AT)
+    raw_received = attrs.get(_ATTR_RECEIVED_AT)
     try:
-        received_at = ingress.canonical_timestamp(raw_received) if raw_received else fallback_time
+        received_at = _canonical_timestamp(raw_received) if raw_received else fallback_time
     except ValueError as exc:
         return _dead(data, attrs, frame_id, fallback_time, ingested_at, "contract", str(exc))
 
-    if not all(map(attrs.get, ingress.REQUIRED_ATTRIBUTES)):  # C-level: the usual all-present case
+    if not all(map(attrs.get, _REQUIRED)):  # C-level: the usual all-present case
         missing = [a for a in ingress.REQUIRED_ATTRIBUTES if not attrs.get(a)]
         reason = "missing ingress attribute(s): " + ", ".join(missing)
         return _dead(data, attrs, frame_id, received_at, ingested_at, "contract", reason)
-    if len(data) > ingress.MAX_FRAME_BYTES:
+    if len(data) > _MAX_FRAME_BYTES:
         reason = f"oversized frame: {len(data)} bytes > {ingress.MAX_FRAME_BYTES}"
         return _dead(data, attrs, frame_id, received_at, ingested_at, "oversized", reason)
-    if attrs.get(ingress.ATTR_TEST) == "true":
+    if attrs.get(_ATTR_TEST) == "true":
         return Frame(
             data=data,
             attributes=attrs,
@@ -128,12 +141,12 @@ def _process(
             ingested_at=ingested_at,
         )
 
-    if attrs.get(ingress.ATTR_SOURCE) == ingress.SOURCE_QUERY:  # a reconciliation sweep's page
+    if attrs.get(_ATTR_SOURCE) == _SOURCE_QUERY:  # a reconciliation sweep's page
         return query_pages.page_frame(data, attrs, frame_id, received_at, ingested_at)
 
     message_type: str | None = None
     try:
-        envelope = parse_envelope(data, attrs.get(ingress.ATTR_SUBSCRIPTION))
+        envelope = parse_envelope(data, attrs.get(_ATTR_SUBSCRIPTION))
         spec = envelope.message_type
         message_type = spec.name
         if spec.table is None:  # subscribed, stored raw only
@@ -164,14 +177,14 @@ def _process(
             traceback.format_exc(),
         )
 
-    key = dedup.entity_key(spec.name, [values.get(c) for c in spec.key_columns])
+    key = _entity_key(spec.name, [values.get(c) for c in spec.key_columns])
     # The message exactly as Tote sent it, stored as ``payload``; semantic dedup compares the
     # normalised values instead (``dedup.fingerprint``), however Tote spelt them.
     payload_json = envelope.message_text or canonical_json(envelope.message)
     event = TypedEvent(
         message_type=spec.name,
         key=key,
-        fingerprint=dedup.fingerprint(spec.name, values),
+        fingerprint=_fingerprint(spec.name, values),
         values=values,
         payload_json=payload_json,
         as_of=received_at,

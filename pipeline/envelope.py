@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -42,9 +42,10 @@ class FrameError(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    """A data frame's message: which type, from which operation, and the message object."""
+class Envelope(NamedTuple):
+    """A data frame's message: which type, from which operation, and the message object.
+
+    A named tuple (immutable like a frozen dataclass, built ~5x faster: one per frame)."""
 
     message_type: MessageType
     operation_id: str | None
@@ -98,7 +99,9 @@ def nesting_depth(value: Any) -> int:
 _WS = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 
 
-def exact_message(text: str, root_field: str, keys: set[str]) -> tuple[dict[str, Any], str] | None:
+def exact_message(
+    text: str, root_field: str, keys: AbstractSet[str]
+) -> tuple[dict[str, Any], str] | None:
     """The message object under ``root_field`` re-read with Decimals, and its exact text.
 
     Finds ``"<root_field>"`` used as a key (followed by ``:``) whose object has the expected
@@ -191,7 +194,7 @@ def parse_envelope(data: bytes, subscription: str | None = None) -> Envelope:
             "validate", f"{message_type.name}: message is {type(message).__name__}, not an object"
         )
     partial = tuple(_error_messages(errors)) if errors else ()
-    exact = exact_message(data.decode("utf-8"), root_field, set(message))
+    exact = exact_message(data.decode("utf-8"), root_field, message.keys())
     if exact is None:  # unreachable for well-formed frames; keep going with float-free values
         decimal_message = _DECODER.decode(orjson.dumps(message).decode())
         return Envelope(message_type, op_id, decimal_message, None, partial)

@@ -182,7 +182,7 @@ def test_impossible_received_at_is_a_contract_dead_letter_whose_rows_are_all_val
 
 
 @pytest.mark.parametrize(
-    ("target", "name"), [("entity_key", "entity_key"), ("fingerprint", "fingerprint")]
+    ("target", "name"), [("_entity_key", "entity_key"), ("_fingerprint", "fingerprint")]
 )
 def test_a_failure_in_keys_or_fingerprints_is_an_internal_dead_letter_not_a_poison_pill(
     monkeypatch, target, name
@@ -193,7 +193,7 @@ def test_a_failure_in_keys_or_fingerprints_is_an_internal_dead_letter_not_a_pois
     def broken(*args, **kwargs):
         raise RuntimeError(f"{name} broke")
 
-    monkeypatch.setattr(core.dedup, target, broken)
+    monkeypatch.setattr(core, target, broken)  # the core's hoisted dedup.entity_key etc.
     frame = _process(examples.frame("ProductStatusChanged"))
     assert frame.dead_letter is not None and frame.dead_letter.stage == "internal"
     assert f"RuntimeError: {name} broke" in frame.dead_letter.reason
