@@ -38,8 +38,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from contract import catalog, ingress
-from pipeline.records import ReferenceRecord, TypedEvent, canonical_json, canonical_json_bytes
+from pipeline.records import (
+    ReferenceRecord,
+    TypedEvent,
+    _json_default,  # canonical_json_bytes's, for the inlined call
+    canonical_json,
+    canonical_json_bytes,
+)
 
 __all__ = [
     "Decision",
@@ -149,15 +157,21 @@ def canonical_values(message_type: str, values: dict[str, Any]) -> dict[str, Any
 def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     """The digest of an event's normalised state: independent of key order, of how Tote spelt
     the message (operation, protocol, field order) and of decimal spelling (``1881.80``)."""
-    data = canonical_json_bytes(values)
+    data = _dumps(values, default=_json_default, option=_SORT_KEYS)  # canonical_json_bytes
     # Fast path: only a type with NUMERIC columns can change under canonical_values, and only
     # if a string ends in "0" (trailing zeros, "-0") or has an exponent; otherwise the text is
     # already canonical.  (Same digest as fingerprint_text(canonical_json(...)), in bytes.)
-    if _numeric_plan(message_type) and (
-        b'0"' in data or (b"E" in data and (b"E+" in data or b"E-" in data))
+    # Calls are inlined here on purpose: this runs once per typed frame.
+    if (b'0"' in data or (b"E" in data and (b"E+" in data or b"E-" in data))) and _numeric_plan(
+        message_type
     ):
         data = canonical_json_bytes(canonical_values(message_type, values))
-    return hashlib.blake2b(data, digest_size=12).hexdigest()
+    return _blake2b(data, digest_size=12).hexdigest()
+
+
+_dumps = orjson.dumps
+_SORT_KEYS = orjson.OPT_SORT_KEYS
+_blake2b = hashlib.blake2b
 
 
 def as_of_key(text: str | None) -> str | None:
@@ -225,6 +239,7 @@ _EMIT = Decision.EMIT
 _DUPLICATE = Decision.DUPLICATE
 _STALE = Decision.STALE
 _SOURCE_QUERY = ingress.SOURCE_QUERY
+_canonical_timestamp = ingress.canonical_timestamp
 
 
 @dataclass(slots=True)
@@ -272,7 +287,12 @@ def decide_semantic(
         and (_is_duplicate(last, event) if from_query else last.fingerprint == event.fingerprint)
     ):
         return _DUPLICATE, last
-    as_of = as_of_key(event.as_of)
+    as_of = event.as_of or None  # as_of_key, inline (once per typed event)
+    if as_of is not None:
+        try:
+            as_of = _canonical_timestamp(as_of)
+        except ValueError:
+            as_of = None
     if last is not None and as_of is not None and last.as_of is not None and as_of < last.as_of:
         return _STALE, last
     newest = as_of if as_of is not None else (last.as_of if last is not None else None)

@@ -154,33 +154,36 @@ def _at(what: str, index: int | None) -> str:
     return what if index is None else f"{what}[{index}]"
 
 
-def _currency(money: Any, what: str, index: int | None = None) -> str | None:
-    code = _get(money, "currency")
-    if type(code) is dict:
-        code = _get(code, "code")
-    if code is None:
-        return None
-    try:
-        return _text(code, "").upper()
-    except _Invalid:  # again, to name the field in the message
-        return _text(code, f"{_at(what, index)}.currency").upper()
-
-
 def _money(money: Any, what: str, index: int | None = None) -> dict[str, Any]:
-    """One Money object; the field's label (``what[index]``) is built only for an error
-    message, since a pool total carries several Money objects per frame."""
+    """One Money object.  Written for speed (a pool total carries several per frame): the
+    field's label (``what[index]``) is built only for an error message, and the camelCase /
+    PascalCase lookups of :func:`_get` and the checks of :func:`_text` are inline."""
     if not isinstance(money, dict):
         raise _Invalid(f"{_at(what, index)}: expected a Money object, got {type(money).__name__}")
-    amount = _get(money, "decimalAmount")
+    amount = money.get("decimalAmount")
     if amount is None:
-        amount = _get(money, "amount")
-    if amount is None:
-        raise _Invalid(f"{_at(what, index)}: Money without decimalAmount")
+        amount = money.get("DecimalAmount")
+        if amount is None:
+            amount = _get(money, "amount")
+            if amount is None:
+                raise _Invalid(f"{_at(what, index)}: Money without decimalAmount")
     try:
         text = decimal_text(amount)
     except _Invalid:  # again, to name the field in the message
         text = decimal_text(amount, f"{_at(what, index)}.decimalAmount")
-    return {"amount": text, "currency": _currency(money, what, index)}
+    code = money.get("currency")
+    if code is None:
+        code = money.get("Currency")
+    if type(code) is dict:
+        code = _get(code, "code")
+    if code is None:
+        return {"amount": text, "currency": None}
+    if type(code) is str:
+        stripped = code.strip()
+        if stripped and len(stripped) <= MAX_ID_CHARS:
+            return {"amount": text, "currency": stripped.upper()}
+    # not a usable code: _text raises, naming the field
+    return {"amount": text, "currency": _text(code, f"{_at(what, index)}.currency").upper()}
 
 
 def _money_list(value: Any, what: str) -> list[dict[str, Any]]:

@@ -244,3 +244,14 @@ def test_fingerprint_fast_paths_give_the_digest_of_the_canonical_text(message_ty
         dedup.canonical_json(dedup.canonical_values(message_type, values))
     )
     assert fingerprint(message_type, values) == slow
+
+
+@pytest.mark.parametrize(
+    "values", [["abc"], [None], [7], [Decimal("1.50")], ["p", None, "s"], ["", "x"]]
+)
+def test_entity_key_fast_path_equals_the_general_spelling(values):
+    """One string key in a list takes a shortcut; any iterable must spell the key the same."""
+    expected = "|".join(("T", *("" if v is None else str(v) for v in values)))
+    assert entity_key("T", values) == expected
+    assert entity_key("T", tuple(values)) == expected
+    assert entity_key("T", iter(values)) == expected

@@ -240,3 +240,39 @@ def test_documented_lenient_cases_are_kept():
 )
 def test_decimal_text_is_exact_across_numeric_range(value, text):
     assert decimal_text(value) == text
+
+
+@pytest.mark.parametrize(
+    ("money", "problem"),
+    [
+        ("6645.4", "total.grossAmounts[1]: expected a Money object, got str"),
+        ({"currency": {"code": "GBP"}}, "total.grossAmounts[1]: Money without decimalAmount"),
+        ({"decimalAmount": "abc"}, "total.grossAmounts[1].decimalAmount: not a decimal number"),
+        ({"decimalAmount": Decimal("1e30")}, "total.grossAmounts[1].decimalAmount: "),
+        ({"decimalAmount": 1, "currency": {"code": 7}}, "total.grossAmounts[1].currency: expected"),
+        ({"decimalAmount": 1, "currency": " "}, "total.grossAmounts[1].currency: empty string"),
+    ],
+)
+def test_money_problems_name_the_element_and_field(money, problem):
+    """The labels are built only when something is wrong (not for every Money of every frame):
+    they must still name the list element and the field."""
+    good = {"decimalAmount": Decimal("1.5"), "currency": {"code": "GBP"}}
+    message = examples.example_message(
+        "PoolTotalChanged", total={"grossAmounts": [good, money], "netAmounts": [good]}
+    )
+    with pytest.raises(ValidationError) as caught:
+        normalize(_spec("PoolTotalChanged"), message)
+    assert any(p.startswith(problem) for p in caught.value.problems), caught.value.problems
+
+
+def test_money_values_and_currencies_when_valid():
+    message = examples.example_message(
+        "PoolTotalChanged",
+        total={
+            "grossAmounts": [{"decimalAmount": Decimal("10.50"), "currency": {"code": " gbp "}}],
+            "NetAmounts": {"Amount": "3", "Currency": "eur"},  # PascalCase, a single Money
+        },
+    )
+    values = normalize(_spec("PoolTotalChanged"), message)
+    assert values["gross_amounts"] == [{"amount": "10.50", "currency": "GBP"}]
+    assert values["net_amounts"] == [{"amount": "3", "currency": "EUR"}]
