@@ -162,9 +162,10 @@ def fingerprint(message_type: str, values: dict[str, Any]) -> str:
     # if a string ends in "0" (trailing zeros, "-0") or has an exponent; otherwise the text is
     # already canonical.  (Same digest as fingerprint_text(canonical_json(...)), in bytes.)
     # Calls are inlined here on purpose: this runs once per typed frame.
-    if (b'0"' in data or (b"E" in data and (b"E+" in data or b"E-" in data))) and _numeric_plan(
-        message_type
-    ):
+    plan = _NUMERIC_PLANS.get(message_type)
+    if plan is None:
+        plan = _numeric_plan(message_type)
+    if plan and (b'0"' in data or (b"E" in data and (b"E+" in data or b"E-" in data))):
         data = canonical_json_bytes(canonical_values(message_type, values))
     return _blake2b(data, digest_size=12).hexdigest()
 
