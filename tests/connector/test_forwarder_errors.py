@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from google.api_core import exceptions
 
 from connector.deadletters import DeadLetterRecord, dead_letter_line, read_dead_letters
@@ -114,7 +115,9 @@ def test_dead_letter_line_keeps_any_bytes(tmp_path: Path) -> None:
     assert back["data"] == f.data and back["reason"] == "why" and back["error"] == "what"
 
 
-def test_an_unwritable_record_logs_the_frames_themselves(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_unwritable_record_logs_the_frames_themselves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     record = DeadLetterRecord(str(blocker / "sub" / "dl.jsonl"))  # parent is a file
@@ -126,7 +129,9 @@ def test_an_unwritable_record_logs_the_frames_themselves(tmp_path: Path, caplog)
     assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]
 
 
-def test_log_frames_puts_each_record_in_the_log_too(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_log_frames_puts_each_record_in_the_log_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from connector.deadletters import LOG_ENTRY_MAX_DATA
 
     record = DeadLetterRecord(str(tmp_path / "dl.jsonl"), log_frames=True)

@@ -12,6 +12,7 @@ import json
 import re
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,7 +178,7 @@ def test_tables_match_the_catalog_exactly() -> None:
 
 
 def test_money_is_numeric_never_float() -> None:
-    def walk(fields: list[dict]) -> list[dict]:
+    def walk(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for f in fields:
             out.append(f)

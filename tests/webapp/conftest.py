@@ -19,7 +19,7 @@ def make_app() -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
-        settings = {
+        settings: dict[str, object] = {
             "pubsub_enabled": False,
             "heartbeat_seconds": 5.0,
             "flush_interval": 0.0,

@@ -18,6 +18,7 @@ from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.messages import PRODUCT, WEBAPP_TOPICS, event_status, pool_total, product_status
 from tests.webapp.servers import WAIT, poll, webapp_server
+from webapp import sse
 from webapp.events import EventKey
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -39,7 +40,9 @@ class Publisher:
     def __call__(self, *messages: tuple[bytes, dict[str, str], str]) -> None:
         futures = [
             self.client.publish(
-                self.client.topic_path(self.project, self.prefix + topic), data, **attrs
+                self.client.topic_path(self.project, self.prefix + topic),
+                data,
+                **attrs,  # type: ignore[arg-type]  # str attributes (mypy: retry=)
             )
             for data, attrs, topic in messages
         ]
@@ -73,10 +76,14 @@ def fat_pool_total(i: int) -> tuple[bytes, dict[str, str], str]:
     return json.dumps(message).encode(), attributes, topic
 
 
-def _amounts(messages: list) -> list[str]:
-    return [
-        m.json()["data"]["gross_amounts"][0]["amount"] for m in messages if m.event == "pool-total"
-    ]
+def _amounts(messages: list[sse.Message]) -> list[str]:
+    amounts = []
+    for m in messages:
+        if m.event == "pool-total":
+            body = m.json()
+            assert isinstance(body, dict), body
+            amounts.append(body["data"]["gross_amounts"][0]["amount"])
+    return amounts
 
 
 def test_published_events_reach_a_connected_sse_client(
@@ -90,7 +97,7 @@ def test_published_events_reach_a_connected_sse_client(
         everything = app.stream()
         pools = app.stream(f"/events?types=pool-total&product_id={PRODUCT}")
         assert everything.status == 200
-        assert everything.response.getheader("Content-Type").startswith("text/event-stream")
+        assert everything.response.getheader("Content-Type", "").startswith("text/event-stream")
         assert poll(lambda: app.status()["clients"]["connected"] == 2)
         publish(product_status("OPEN"), pool_total("100.5"), event_status("OFF"))
         got = everything.read_until(3)
