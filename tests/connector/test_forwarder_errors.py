@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from .conftest import wait_until
 from .fakes import Messages, RecordingPublisher, StalledPublisher
 
 
-def frames(n: int, bad: set[int] = frozenset()) -> list[Frame]:  # type: ignore[assignment]
+def frames(n: int, bad: AbstractSet[int] = frozenset()) -> list[Frame]:
     return [
         Frame(b"bad" if i in bad else f"ok-{i}".encode(), {"frame_id": new_id(), "n": str(i)})
         for i in range(n)
@@ -125,8 +126,8 @@ def test_an_unwritable_record_logs_the_frames_themselves(
     with caplog.at_level("CRITICAL"):
         assert record.write([f], "why", "what") == 0
     [entry] = [r for r in caplog.records if r.levelname == "CRITICAL"]
-    assert entry.json_fields["frame_id"] == "lost-1"  # type: ignore[attr-defined]
-    assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]
+    assert entry.json_fields["frame_id"] == "lost-1"  # type: ignore[attr-defined]  # json_fields: set by the logging extra
+    assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]  # json_fields: set by the logging extra
 
 
 def test_log_frames_puts_each_record_in_the_log_too(
@@ -140,7 +141,7 @@ def test_log_frames_puts_each_record_in_the_log_too(
     with caplog.at_level("WARNING"):
         assert record.write([small, huge], "why", "what") == 2
     entries = {
-        r.json_fields["dead_letter_frame"]["frame_id"]: r.json_fields["dead_letter_frame"]  # type: ignore[attr-defined]
+        r.json_fields["dead_letter_frame"]["frame_id"]: r.json_fields["dead_letter_frame"]  # type: ignore[attr-defined]  # json_fields: set by the logging extra
         for r in caplog.records
         if "dead_letter_frame" in getattr(r, "json_fields", {})
     }

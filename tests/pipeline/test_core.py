@@ -212,7 +212,7 @@ def test_unusable_attributes_are_an_internal_dead_letter_not_an_exception():
         def keys(self):
             raise ValueError("no attributes for you")
 
-    frame = process_frame(b"{}", Hostile(), message_id="m1", now=NOW)  # type: ignore[arg-type]
+    frame = process_frame(b"{}", Hostile(), message_id="m1", now=NOW)  # type: ignore[arg-type]  # a hostile attributes mapping, on purpose
     assert frame.dead_letter is not None and frame.dead_letter.stage == "internal"
     assert frame.frame_id == "pubsub-m1"
 

@@ -243,7 +243,7 @@ def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
     base = f"http://127.0.0.1:{sim.control_port}"
 
     async def deaf_session() -> tuple[int, int]:
-        async with connect(sim.url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        async with connect(sim.url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             init = {"type": "connection_init", "payload": {"authorization": f"Api-Key {API_KEY}"}}
             await ws.send(json.dumps(init))
             query = "subscription P { onPoolTotalChanged { productId } }"
@@ -271,7 +271,7 @@ def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
 
     async def refused() -> int:
         try:
-            async with connect(sim.url, subprotocols=["graphql-ws"]):  # type: ignore[list-item]
+            async with connect(sim.url, subprotocols=["graphql-ws"]):  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
                 return 101
         except InvalidStatus as exc:
             return exc.response.status_code

@@ -60,7 +60,7 @@ def test_init_timeout_closes_4408(
     sim = start_simulator("--init-timeout", "0.5")
 
     async def idle() -> tuple[str | None, int | None]:
-        async with connect(sim.url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        async with connect(sim.url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             try:
                 await asyncio.wait_for(ws.recv(), 30)
             except ConnectionClosed as exc:
@@ -77,7 +77,7 @@ def test_keepalives_and_data_over_a_raw_socket(
     sim = start_simulator("--keepalive", "0.2", "--rate", "50", "--protocols", "graphql-ws")
 
     async def session() -> list[dict[str, Any]]:
-        async with connect(sim.url, subprotocols=["graphql-transport-ws", "graphql-ws"]) as ws:  # type: ignore[list-item]
+        async with connect(sim.url, subprotocols=["graphql-transport-ws", "graphql-ws"]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             assert ws.subprotocol == "graphql-ws"
             init = {"type": "connection_init", "payload": {"authorization": f"Api-Key {API_KEY}"}}
             await ws.send(json.dumps(init))

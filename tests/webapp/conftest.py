@@ -26,7 +26,7 @@ def make_app() -> Iterator[Callable[..., Flask]]:
             "reorder_ms": 0,
         }
         settings.update(overrides)
-        app = create_app(Config(**settings))  # type: ignore[arg-type]
+        app = create_app(Config(**settings))  # type: ignore[arg-type]  # each test passes Config fields of the right type
         app.config["TESTING"] = True
         apps.append(app)
         return app

@@ -60,7 +60,7 @@ def sign(
     body: dict[str, Any], key: object = SECRET, alg: str = "HS256", kid: str | None = "k1"
 ) -> str:
     headers = {"kid": kid} if kid else None
-    return jwt.encode(body, key, algorithm=alg, headers=headers)  # type: ignore[arg-type]
+    return jwt.encode(body, key, algorithm=alg, headers=headers)  # type: ignore[arg-type]  # tests sign with keys of any type, wrong ones too
 
 
 def reason(token: str | None, policy: AccessPolicy = POLICY, now: float = NOW) -> str:

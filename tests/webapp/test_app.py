@@ -36,7 +36,7 @@ def test_health_and_status(client: FlaskClient, app: Flask) -> None:
         "limit_per_client": 10,
         "limit_total": 1200,
     }
-    assert status["buffer"]["size"] == 1 and status["buffer"]["newest_id"] == event.id  # type: ignore[union-attr]
+    assert status["buffer"]["size"] == 1 and status["buffer"]["newest_id"] == event.id  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     assert status["pubsub"] == {"enabled": False, "project": "local-project", "subscriptions": []}
     assert set(status["latency_ms"]) == {"pubsub_to_bus", "bus_to_written", "dispatch_tick"}
 
@@ -53,8 +53,8 @@ def test_events_stream_headers_retry_and_events(client: FlaskClient, app: Flask)
     assert parser.retry == 3000
     event = inject(app, pool_total("6645.4"))
     (message,) = list(parser.feed(next(chunks)))
-    assert message.event == "pool-total" and message.id == event.id  # type: ignore[union-attr]
-    assert message.json()["data"]["gross_amounts"] == [{"amount": "6645.4", "currency": "GBP"}]  # type: ignore[index]
+    assert message.event == "pool-total" and message.id == event.id  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
+    assert message.json()["data"]["gross_amounts"] == [{"amount": "6645.4", "currency": "GBP"}]  # type: ignore[index]  # json() is object: this event's data is a JSON object
     response.close()
     assert json_body(client.get("/status"))["clients"]["connected"] == 0
 
@@ -66,7 +66,7 @@ def test_type_and_product_filters(client: FlaskClient, app: Flask) -> None:
     inject(app, pool_total("1", product_id="00000000-0000-4000-8000-000000000000"))
     inject(app, pool_total("2"))
     (message,) = _messages(response, 1)
-    assert message.json()["data"]["gross_amounts"][0]["amount"] == "2"  # type: ignore[index]
+    assert message.json()["data"]["gross_amounts"][0]["amount"] == "2"  # type: ignore[index]  # json() is object: this event's data is a JSON object
     response.close()
 
 
@@ -79,35 +79,35 @@ def test_bad_filter_is_a_400_with_a_message(client: FlaskClient) -> None:
 
 def test_last_event_id_replays_without_gap(client: FlaskClient, app: Flask) -> None:
     events = [inject(app, pool_total(str(i))) for i in range(5)]
-    response = client.get("/events", headers={"Last-Event-ID": events[1].id})  # type: ignore[union-attr]
-    assert [m.id for m in _messages(response, 3)] == [e.id for e in events[2:]]  # type: ignore[union-attr]
+    response = client.get("/events", headers={"Last-Event-ID": events[1].id})  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
+    assert [m.id for m in _messages(response, 3)] == [e.id for e in events[2:]]  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     response.close()
     # First connection: the id as a query parameter.
-    response = client.get(f"/events?last_event_id={events[3].id}")  # type: ignore[union-attr]
-    assert [m.id for m in _messages(response, 1)] == [events[4].id]  # type: ignore[union-attr]
+    response = client.get(f"/events?last_event_id={events[3].id}")  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
+    assert [m.id for m in _messages(response, 1)] == [events[4].id]  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     response.close()
 
 
 def test_gap_older_than_the_buffer_is_announced(make_app: Callable[..., Flask]) -> None:
     app = make_app(buffer_size=3, client_queue=3)
     events = [inject(app, pool_total(str(i))) for i in range(6)]
-    response = app.test_client().get("/events", headers={"Last-Event-ID": events[0].id})  # type: ignore[union-attr]
+    response = app.test_client().get("/events", headers={"Last-Event-ID": events[0].id})  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     messages = _messages(response, 4)
     assert messages[0].event == "replay-gap" and messages[0].id is None
     assert messages[0].json() == {
         "reason": "expired",
-        "last_event_id": events[0].id,  # type: ignore[union-attr]
+        "last_event_id": events[0].id,  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
         "missed": None,  # ids are not counted: not known without the evicted events
-        "oldest_available": events[3].id,  # type: ignore[union-attr]
+        "oldest_available": events[3].id,  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     }
-    assert [m.id for m in messages[1:]] == [e.id for e in events[3:]]  # type: ignore[union-attr]
+    assert [m.id for m in messages[1:]] == [e.id for e in events[3:]]  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     response.close()
 
 
 def test_id_from_another_instance_is_announced(client: FlaskClient) -> None:
     response = client.get("/events", headers={"Last-Event-ID": "zzz-5"})  # not one of ours
     (notice,) = _messages(response, 1)
-    assert notice.event == "replay-gap" and notice.json()["reason"] == "unknown-id"  # type: ignore[index]
+    assert notice.event == "replay-gap" and notice.json()["reason"] == "unknown-id"  # type: ignore[index]  # json() is object: this event's data is a JSON object
     response.close()
 
 

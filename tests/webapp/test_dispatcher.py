@@ -52,7 +52,7 @@ def _read_events(peer: socket.socket, parser: sse.Parser, count: int) -> list[ss
 
 def _ids(bus: EventBus, count: int) -> list[str]:
     """The ids of the first ``count`` events the bus released, in release order."""
-    return [bus._ring.get(seq).id for seq in range(1, count + 1)]  # type: ignore[union-attr]
+    return [bus._ring.get(seq).id for seq in range(1, count + 1)]  # type: ignore[union-attr]  # a sequence number within the ring's bounds
 
 
 def _publish(bus: EventBus, n: int, size: int = 10) -> None:

@@ -137,7 +137,7 @@ def test_last_event_id_replay_has_no_gap(
         assert poll(lambda: app.status()["clients"]["connected"] == 0)
         publish(*(pool_total(f"{i}") for i in range(5, 10)))
         assert poll(lambda: app.status()["events"]["in"] == 10)
-        again = app.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]
+        again = app.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]  # a streamed event always has an id
         publish(pool_total("10"))
         resumed = again.read_until(6)
         ids = [m.id for m in seen + resumed]
@@ -222,7 +222,7 @@ def test_the_stream_continues_exactly_once_across_a_restart_on_another_port(
     with webapp_server(logs, name="webapp-b", **env) as b:
         state = json.loads(urllib.request.urlopen(b.url("/state"), timeout=WAIT).read())
         assert state["count"] == 1  # one pool: its latest total
-        resumed_stream = b.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]
+        resumed_stream = b.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]  # a streamed event always has an id
         publish(*(numbered(i) for i in range(40, 45)))
         resumed = resumed_stream.read_until(25)
         resumed_stream.close()

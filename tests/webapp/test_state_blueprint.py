@@ -79,7 +79,7 @@ def test_state_then_events_has_no_gap_and_no_duplicate(make_app: Callable[..., F
     before = inject(app, pool_total("1"))
     client = app.test_client()
     resume = json_body(client.get("/state"))["last_event_id"]
-    assert resume == before.id  # type: ignore[union-attr]
+    assert resume == before.id  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     after = [inject(app, pool_total(str(i))) for i in range(2, 5)]
     response = client.get(f"/events?last_event_id={resume}")
     parser = sse.Parser()
@@ -89,7 +89,7 @@ def test_state_then_events_has_no_gap_and_no_duplicate(make_app: Callable[..., F
         if len(got) >= 3:
             break
     response.close()
-    assert [m.id for m in got] == [e.id for e in after]  # type: ignore[union-attr]
+    assert [m.id for m in got] == [e.id for e in after]  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
 
 
 def test_state_needs_a_token_when_access_control_is_on(make_app: Callable[..., Flask]) -> None:
