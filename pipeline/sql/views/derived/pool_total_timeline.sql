@@ -4,32 +4,8 @@
 -- STARTED, else its scheduled start (off_observed says which); seconds_from_off is negative
 -- before the off.  A multi-leg pool is timed against its first leg's race.
 WITH
-  product AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.product_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_products` AS r
-    )
-    WHERE _recency = 1
-  ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   offs AS (
     SELECT event_id, MIN(COALESCE(as_of, received_at)) AS off_at
     FROM `${project}.${dataset}.event_status_changed`

@@ -3,32 +3,8 @@
 -- in the pool's currency.  Status and total are the newest by as_of, streamed or from a sweep;
 -- names come from the reference tables (NULL until a sweep has named the pool).
 WITH
-  product AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.product_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_products` AS r
-    )
-    WHERE _recency = 1
-  ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   status AS (
     SELECT * EXCEPT (_recency)
     FROM (
