@@ -12,18 +12,7 @@ WITH
     WHERE status = 'STARTED'
     GROUP BY event_id
   ),
-  totals AS (
-    SELECT * EXCEPT (_copy)
-    FROM (
-      SELECT
-        t.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY t.frame_id, t.received_at, t.product_id ORDER BY t.ingested_at
-        ) AS _copy
-      FROM `${project}.${dataset}.pool_total_changed` AS t
-    )
-    WHERE _copy = 1
-  ),
+  totals AS (SELECT * FROM `${project}.${dataset}.pool_total_changed_dedup`),
   timeline AS (
     SELECT
       totals.product_id,

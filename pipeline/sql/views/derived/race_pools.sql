@@ -22,22 +22,8 @@ WITH
     WHERE _recency = 1
   ),
   total AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        t.product_id,
-        t.gross_amounts,
-        t.net_amounts,
-        LOGICAL_OR(t.is_finalized) OVER (PARTITION BY t.product_id) AS is_finalized,
-        COALESCE(t.as_of, t.received_at) AS total_as_of,
-        ROW_NUMBER() OVER (
-          PARTITION BY t.product_id
-          ORDER BY COALESCE(t.as_of, t.received_at) DESC, t.received_at DESC, t.ingested_at DESC,
-            t.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.pool_total_changed` AS t
-    )
-    WHERE _recency = 1
+    SELECT product_id, gross_amounts, net_amounts, is_finalized, updated_at AS total_as_of
+    FROM `${project}.${dataset}.latest_pool_totals`
   ),
   ids AS (
     SELECT product_id FROM product
