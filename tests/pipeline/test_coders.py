@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import apache_beam as beam
 import orjson
@@ -67,6 +68,7 @@ def test_frame_payload_text_and_values_come_back_exact():
     data = examples.frame("PoolTotalChanged").replace(b"6645.4", b"1881.80")
     frame = _frame(data)
     decoded = FrameCoder().decode(FrameCoder().encode(frame))
+    assert decoded.event is not None
     assert '"decimalAmount": 1881.80' in decoded.event.payload_json  # as Tote spelt it
     assert decoded.event.values["gross_amounts"][0]["amount"] == "1881.80"
 
@@ -77,16 +79,17 @@ def test_frames_are_written_as_version_2_without_the_parsed_message():
     assert b'"message"' not in encoded and b"$decimal" not in encoded
 
 
-def _version_1(frame: Frame, message: dict) -> bytes:
+def _version_1(frame: Frame, message: dict[str, Any]) -> bytes:
     """The bytes the previous job's coder (version 1) wrote: each event also held its parsed
     message, Decimals tagged ``{"$decimal": text}``."""
 
-    def tagged(value):
+    def tagged(value: object) -> object:
         if isinstance(value, Decimal):
             return {"$decimal": str(value)}
         raise TypeError(type(value))
 
     event = frame.event
+    assert event is not None
     fields = {
         "attributes": frame.attributes,
         "frame_id": frame.frame_id,
@@ -135,7 +138,7 @@ def test_unknown_version_fails_loudly():
 def test_state_coders_round_trip():
     state = EntityState("fp", {"a": "01", "b": "02"}, "2026-11-26T14:03:07.123Z", 1_700_000_000)
     assert EntityStateCoder().decode(EntityStateCoder().encode(state)) == state
-    merged = EntityState(None, {"a": "01"}, None, 5)
+    merged = EntityState("fp-merged", {"a": "01"}, None, 5)
     shard = {"k1": state, "k2": merged}
     assert ShardedEntityStateCoder().decode(ShardedEntityStateCoder().encode(shard)) == shard
     seen = {"f1": 1, "f2": 2}
