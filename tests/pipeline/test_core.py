@@ -225,3 +225,42 @@ def test_attributes_beyond_pubsub_limits_are_a_contract_dead_letter_with_bounded
     assert records.attribute_problem(frame.attributes) is None
     _fits(catalog.RAW_TABLE, records.raw_row(frame))
     _fits(catalog.DEAD_LETTER_TABLE, records.frame_dead_letter_row(frame))
+
+
+@pytest.mark.parametrize(
+    ("drop", "reason"),
+    [
+        (["received_at"], "missing ingress attribute(s): received_at"),
+        (["frame_id"], "missing ingress attribute(s): frame_id"),
+        (["frame_id", "received_at"], "missing ingress attribute(s): frame_id, received_at"),
+    ],
+)
+def test_missing_required_attributes_are_each_named(drop: list[str], reason: str) -> None:
+    """The all-present case is checked in one C-level pass; the reason still lists each one."""
+    frame = _process(examples.frame("ProductStatusChanged"), **dict.fromkeys(drop))
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "contract"
+    assert frame.dead_letter.reason == reason
+
+
+def test_attributes_past_the_fast_check_but_within_limits_are_fine() -> None:
+    """Long attributes that together could break a limit (so the per-attribute check runs) but
+    each fit: a typed frame, not a dead letter."""
+    extra = {f"x{i}": "v" * 200 for i in range(8)}  # 1,600 characters together, 200 each
+    frame = _process(examples.frame("ProductStatusChanged"), **extra)
+    assert frame.dead_letter is None and frame.events
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ({f"a{i}": "v" for i in range(100)}, "attributes, more than Pub/Sub's 100"),
+        ({"k" * 300: "v"}, "attribute key longer than 256 bytes"),
+        ({"x": "é" * 600}, "attribute 'x' longer than 1024 bytes"),
+    ],
+)
+def test_each_pubsub_attribute_limit_is_a_contract_dead_letter(
+    extra: dict[str, str], fragment: str
+) -> None:
+    frame = _process(examples.frame("ProductStatusChanged"), **extra)
+    assert frame.dead_letter is not None and frame.dead_letter.stage == "contract"
+    assert fragment in frame.dead_letter.reason
