@@ -29,7 +29,9 @@ from contract.catalog import MessageType
 __all__ = ["MAX_NESTING", "Envelope", "FrameError", "classify", "nesting_depth", "parse_envelope"]
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
+_SCAN = _DECODER.scan_once
 _DATA_FRAME_TYPES = frozenset(("data", "next"))
+_BY_FIELD = catalog.by_field
 _DISCRIMINATORS = ("MessageType", "messageType", "__typename")
 
 
@@ -112,9 +114,9 @@ def exact_message(
     while start != -1:
         colon = _WS.match(text, start + len(needle))
         if colon is not None:
-            try:
-                obj, end = _DECODER.raw_decode(text, colon.end())
-            except json.JSONDecodeError:
+            try:  # raw_decode's own scanner, without its wrapper call
+                obj, end = _SCAN(text, colon.end())
+            except (StopIteration, json.JSONDecodeError):
                 obj = None
             if isinstance(obj, dict) and obj.keys() == keys:
                 return obj, text[colon.end() : end]
@@ -186,7 +188,7 @@ def parse_envelope(data: bytes, subscription: str | None = None) -> Envelope:
     if not isinstance(body, dict) or len(body) != 1:
         raise FrameError("parse", "payload.data must hold exactly one root field")
     ((root_field, message),) = body.items()
-    message_type = classify(root_field, subscription, message)
+    message_type = _BY_FIELD(root_field) or classify(root_field, subscription, message)
     if message_type is None:
         raise FrameError("unknown_type", f"unknown message type: root field {root_field!r}")
     if not isinstance(message, dict):
