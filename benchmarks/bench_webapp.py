@@ -272,6 +272,11 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
             f"{name} p50 {v.get('p50')} / p99 {v.get('p99')} ms" for name, v in server.items()
         )
     )
+    events = status.get("events", {})
+    print(
+        f"events in the bus: {events.get('in')}, late (released after a later id): "
+        f"{events.get('late')}, duplicates: {events.get('duplicates')}"
+    )
     print(f"server worker memory (RSS) with {status['clients']['connected']} streams: {rss:.0f} MB")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
@@ -289,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--flush-interval", type=float, default=None, help="SSE_FLUSH_INTERVAL")
+    parser.add_argument("--reorder-ms", type=int, default=None, help="SSE_REORDER_MS")
     args = parser.parse_args(argv)
 
     logs = Path(tempfile.mkdtemp(prefix="bench-webapp-"))
@@ -309,6 +315,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.flush_interval is not None:
             env["SSE_FLUSH_INTERVAL"] = str(args.flush_interval)
+        if args.reorder_ms is not None:
+            env["SSE_REORDER_MS"] = str(args.reorder_ms)
         web = ManagedProcess(
             "webapp",
             [
