@@ -15,7 +15,9 @@ where ``published_at`` is Pub/Sub's publish time and ``baseline`` the smallest r
 ``arrival - published_at`` (:class:`TransitBaseline`).  Measuring transit *relative to that
 minimum* makes the rule immune to a constant clock offset between Pub/Sub and this instance
 (skew, even one that makes transits negative), and the clamp bounds the damage of a sudden
-clock step: never longer than the old rule.  A message that spent 80 ms more than the fastest
+clock step: never longer than the old rule, never shorter than the floor (a forward step of
+this instance's clock makes every message look slow, so holds shrink to the floor until the
+pre-step transits have left the window; a backward step only lowers the baseline).  A message that spent 80 ms more than the fastest
 in transit waits only ``delay - 80 ms`` (but see the floor).
 
 The floor (``delay / 4``, :data:`MIN_HOLD_SHARE`) is for bursts: after a stall (Pub/Sub, or this

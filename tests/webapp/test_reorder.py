@@ -88,6 +88,18 @@ def test_a_replayed_backlog_gives_way_to_the_first_live_message() -> None:
     assert baseline.value == 0.03
 
 
+def test_a_forward_clock_step_shrinks_holds_to_the_floor_until_it_leaves_the_window() -> None:
+    baseline = TransitBaseline(size=4, warmup=1)
+    for _ in range(4):
+        baseline.add(0.01)
+    holds = []
+    for _ in range(5):  # this instance's clock jumped 1 s ahead
+        baseline.add(1.01)
+        holds.append(hold_seconds(DELAY, 1.01, baseline.value))
+    assert holds[:3] == [pytest.approx(DELAY / 4)] * 3
+    assert holds[-1] == DELAY  # the old transits have left the window
+
+
 def test_the_baseline_refuses_an_empty_window() -> None:
     with pytest.raises(ValueError):
         TransitBaseline(size=0)
