@@ -19,7 +19,8 @@ WEBAPP = [
     "PyJWT[crypto]>=2.10.1,<3",  # 2.10.0: CVE-2024-53861 (iss checked as a substring)
 ]  # access tokens (webapp/access.py)
 # mypy is one of `make lint`'s gates; tqdm is the replay tool's progress bar (a developer tool,
-# never in a production image); types-tqdm gives mypy its annotations.
+# never in a production image); types-tqdm and types-jsonschema (typeshed's stubs) give mypy
+# their annotations (jsonschema: the tests' schema checks, type-checked since tests/ is a gate).
 REPLAY = ["tqdm>=4.66,<5"]
 DEV = [
     "pytest>=8",
@@ -29,6 +30,7 @@ DEV = [
     "jsonschema>=4.23,<5",
     "mypy>=1.14",
     "types-tqdm",
+    "types-jsonschema",
 ]
 
 setup(

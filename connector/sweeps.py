@@ -32,9 +32,9 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from connector.forwarder import Forwarder, Frame
+from connector.forwarder import Frame
 from connector.query_client import QueryClient, QueryError
 from connector.window import RacingWindow, in_window, parse_window
 from contract.ingress import MAX_FRAME_BYTES, format_timestamp, new_id, query_page_attributes
@@ -42,6 +42,7 @@ from contract.queries import OPERATIONS, RACING_TZ, page_info, racing_day, varia
 
 __all__ = [
     "MAX_PAGES",
+    "PageSink",
     "SweepConfig",
     "SweepRecord",
     "Sweeps",
@@ -157,6 +158,14 @@ class SweepConfig:
 # -- the shell ---------------------------------------------------------------------------------------
 
 
+class PageSink(Protocol):
+    """What a sweep needs of the forwarder (:class:`connector.forwarder.Forwarder` is one)."""
+
+    def offer(self, frame: Frame) -> bool: ...
+
+    def refuse(self, frame: Frame, reason: str) -> None: ...
+
+
 class Sweeps:
     """Schedules and runs sweeps on the client's event loop; counters for ``/status``.
 
@@ -168,7 +177,7 @@ class Sweeps:
     def __init__(
         self,
         config: SweepConfig,
-        forwarder: Forwarder,
+        forwarder: PageSink,
         *,
         client_factory: Callable[[SweepConfig], QueryClient] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),

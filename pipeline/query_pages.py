@@ -301,7 +301,7 @@ def _dividend_lines(result: Any) -> list[dict[str, Any]] | None:
 
 def _product_messages(
     product_id: Any, details: dict[str, Any], problems: list[str], where: str
-) -> Iterator[tuple[str, dict]]:
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Subscription-shaped messages of one product node (``details`` = its BettingProduct)."""
     status = _get(details, "selling", "status")
     if status is not None:
@@ -343,7 +343,7 @@ def _product_messages(
 
 def _event_messages(
     event_id: Any, node: dict[str, Any], problems: list[str], where: str
-) -> Iterator[tuple[str, dict]]:
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Subscription-shaped messages of one event node."""
     if node.get("status") is not None:
         yield "EventStatusChanged", {"eventId": event_id, "status": node["status"]}
@@ -490,7 +490,9 @@ _REFERENCE_KEYS = {
 }
 
 
-def _record(kind: str, entity_id: str, as_of: str, values: dict, event_id: str | None) -> Any:
+def _record(
+    kind: str, entity_id: str, as_of: str, values: dict[str, Any], event_id: str | None
+) -> ReferenceRecord:
     assert tuple(values) == _REFERENCE_KEYS[kind], kind
     return ReferenceRecord(kind, entity_id, catalog.REFERENCE_TABLES[kind], as_of, values, event_id)
 
@@ -505,7 +507,7 @@ def _child_failed(problems: list[str], what: str, exc: Exception) -> None:
 
 
 def _product_reference(
-    node: dict, details: dict, as_of: str, problems: list[str], where: str
+    node: dict[str, Any], details: dict[str, Any], as_of: str, problems: list[str], where: str
 ) -> list[ReferenceRecord]:
     """A product's records: its legs (numbered by position in the page's ``nodes``) and their
     selections, then the product itself when every leg and its race is known."""
@@ -621,7 +623,7 @@ def _selection_record(
 
 
 def _event_reference(
-    node: dict, as_of: str, problems: list[str], where: str
+    node: dict[str, Any], as_of: str, problems: list[str], where: str
 ) -> list[ReferenceRecord]:
     """An event's record and its runners' (a runner that cannot be used is skipped alone)."""
     event_id = _slug(node.get("id"), "id")
@@ -693,7 +695,7 @@ _DECIMALS = Context(prec=60)
 
 
 def _add_events(
-    result: PageResult, messages: Iterator[tuple[str, dict]], as_of: str, where: str
+    result: PageResult, messages: Iterator[tuple[str, dict[str, Any]]], as_of: str, where: str
 ) -> None:
     for message_type, message in messages:
         try:

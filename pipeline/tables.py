@@ -9,7 +9,10 @@ Idempotent: an existing table is compared with the catalog; columns the catalog 
 appended when BigQuery allows it (NULLABLE or REPEATED, also inside records), anything else
 that differs (type, mode, a missing REQUIRED column) is reported, never "fixed" destructively.
 Views come from ``pipeline/sql/views/<view>.sql`` (``${project}``/``${dataset}``
-placeholders, the syntax Terraform's ``templatefile`` shares with ``string.Template``).
+placeholders, the syntax Terraform's ``templatefile`` shares with ``string.Template``).  Those
+read tables only; the views in ``views/derived/`` may also read them (one definition of "the
+latest version of a race", not a copy per view), so they are created second, here and in
+Terraform (``google_bigquery_table.derived_view`` depends on ``google_bigquery_table.view``).
 
 Everything but the ``ensure_*`` functions and :func:`make_client` is plain data in, data out.
 """
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_LOCATION",
+    "DERIVED_VIEWS_DIR",
     "VIEWS_DIR",
     "SchemaDiff",
     "TableReport",
@@ -47,6 +51,7 @@ __all__ = [
     "merge_schema",
     "render_sql",
     "table_resource",
+    "view_references",
     "view_sql",
 ]
 
@@ -54,6 +59,8 @@ _log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
 VIEWS_DIR = SQL_DIR / "views"
+DERIVED_VIEWS_DIR = VIEWS_DIR / "derived"
+"""Views that read other views as well as tables: created after every view in ``VIEWS_DIR``."""
 DEFAULT_LOCATION = "europe-west2"
 """Same default as Terraform's ``bigquery_location``."""
 
@@ -69,11 +76,29 @@ def render_sql(template: str, project: str, dataset: str) -> str:
 
 
 def view_sql(project: str, dataset: str, views_dir: Path = VIEWS_DIR) -> dict[str, str]:
-    """Every view's rendered SQL, by view name (the file name without ``.sql``), sorted."""
-    return {
-        path.stem: render_sql(path.read_text(), project, dataset)
-        for path in sorted(views_dir.glob("*.sql"))
-    }
+    """Every view's rendered SQL, by view name (the file name without ``.sql``), in the order
+    they must be created: the views over tables (sorted), then ``derived/`` (sorted).
+
+    Raises ``ValueError`` when a name is used in both places (Terraform would create it twice).
+    """
+    views: dict[str, str] = {}
+    for path in [*sorted(views_dir.glob("*.sql")), *sorted((views_dir / "derived").glob("*.sql"))]:
+        if path.stem in views:
+            raise ValueError(f"view {path.stem!r} is defined twice (in {views_dir} and derived/)")
+        views[path.stem] = render_sql(path.read_text(), project, dataset)
+    return views
+
+
+def view_references(sql: str, project: str, dataset: str) -> set[str]:
+    """The tables and views of ``project.dataset`` a rendered query reads (backquoted names)."""
+    prefix = f"`{project}.{dataset}."
+    found = set()
+    start = sql.find(prefix)
+    while start != -1:
+        end = sql.find("`", start + len(prefix))
+        found.add(sql[start + len(prefix) : end])
+        start = sql.find(prefix, end + 1)
+    return found
 
 
 def table_resource(spec: catalog.TableSpec, project: str, dataset: str) -> dict[str, Any]:

@@ -420,11 +420,11 @@ class ProcessedFrames(NamedTuple):
     """What :class:`ProcessFrames` produces: every BigQuery row (raw, typed, dead-letter,
     reference; see :func:`table_for_row`) and every Pub/Sub message ``(topic, data, attrs)``."""
 
-    rows: beam.PCollection
-    messages: beam.PCollection
+    rows: beam.PCollection[dict[str, Any]]
+    messages: beam.PCollection[routing.Message]
 
 
-class ProcessFrames(beam.PTransform):
+class ProcessFrames(beam.PTransform[beam.PCollection[PubsubMessage], ProcessedFrames]):
     """Pub/Sub messages → rows and messages for the sinks, both dedups applied.
 
     ``layout`` is ``per_key`` or ``sharded`` (see the module docstring); ``shards`` is the
@@ -446,7 +446,7 @@ class ProcessFrames(beam.PTransform):
         self.shards = shards
         self.layout = layout
 
-    def expand(self, messages: beam.PCollection) -> ProcessedFrames:
+    def expand(self, messages: beam.PCollection[PubsubMessage]) -> ProcessedFrames:
         shards = self.shards if self.layout == "sharded" else None
         keyed = messages | "ParseFrames" >> beam.ParDo(ParseFrameFn(shards)).with_output_types(
             tuple[str, Frame]

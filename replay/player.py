@@ -43,7 +43,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol, TextIO, TypeVar
 
 from tqdm import tqdm
 
@@ -154,11 +154,12 @@ def delays(frames: Iterable[CapturedFrame], speed: float) -> Iterator[float]:
     return (pacer.delay(frame) for frame in frames)
 
 
-def select_source(
-    items: Iterable[CapturedFrame | CaptureError], source: str
-) -> Iterator[CapturedFrame | CaptureError]:
+_Item = TypeVar("_Item", bound="CapturedFrame | CaptureError")
+
+
+def select_source(items: Iterable[_Item], source: str) -> Iterator[_Item]:
     """The frames of one ``source`` (``all`` keeps every frame), streamed; unreadable lines are
-    kept so the summary still names them."""
+    kept so the summary still names them (frames only in, frames only out)."""
     for item in items:
         if source == "all" or isinstance(item, CaptureError) or item.source == source:
             yield item

@@ -26,10 +26,15 @@ locals {
     local.typed_topics, [local.catalog.reference_topic, local.catalog.dead_letter_topic]
   )
 
-  # Analyst views: one per SQL file, so a new view needs no Terraform change.
+  # Analyst views: one per SQL file, so a new view needs no Terraform change. Views in derived/
+  # also read the others (latest_*), so they are created after them.
   views_dir = "${path.module}/../pipeline/sql/views"
   view_files = {
     for f in fileset(local.views_dir, "*.sql") : trimsuffix(f, ".sql") => "${local.views_dir}/${f}"
+  }
+  derived_view_files = {
+    for f in fileset("${local.views_dir}/derived", "*.sql") :
+    trimsuffix(f, ".sql") => "${local.views_dir}/derived/${f}"
   }
 
   dataflow_bucket = coalesce(var.dataflow_bucket, "${var.project_id}-tote-dataflow")

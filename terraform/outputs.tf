@@ -34,8 +34,8 @@ output "dataset" {
 }
 
 output "views" {
-  description = "Analyst views created from pipeline/sql/views/*.sql."
-  value       = sort(keys(google_bigquery_table.view))
+  description = "Analyst views created from pipeline/sql/views/*.sql and views/derived/*.sql."
+  value       = sort(concat(keys(google_bigquery_table.view), keys(google_bigquery_table.derived_view)))
 }
 
 output "service_accounts" {

@@ -51,7 +51,7 @@ def project() -> str:
 
 # --- BigQuery emulator ----------------------------------------------------------------------------
 
-from devstack.bigquery_emulator import BigQueryEmulator, local_bigquery_env  # noqa: E402
+from devstack.bigquery_emulator import BigQueryEmulator, local_bigquery_env  # noqa: E402 - grouped with its fixtures
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +84,7 @@ def bigquery_emulator(
 
 # --- Tote simulator -------------------------------------------------------------------------------
 
-from testsupport.simulator_process import SimulatorProcess, simulator_starter  # noqa: E402
+from testsupport.simulator_process import SimulatorProcess, simulator_starter  # noqa: E402 - grouped with its fixtures
 
 
 @pytest.fixture

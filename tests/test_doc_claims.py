@@ -258,3 +258,24 @@ def test_readme_complexity_limit_is_ruffs() -> None:
     (claimed,) = re.findall(r"complexity `C90` ≤ (\d+)", README)
     assert int(claimed) == config["tool"]["ruff"]["lint"]["mccabe"]["max-complexity"]
     assert {"BLE", "C90", "S110", "S112"} <= set(config["tool"]["ruff"]["lint"]["select"])
+
+
+def test_readme_type_gate_is_mypys() -> None:
+    """README: mypy covers every project package and ``tests/``, with the settings it names,
+    and no override quietly takes a package (or the tests) out of the gate."""
+    import tomllib
+
+    mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
+    packages = {init.parent.name for init in ROOT.glob("*/__init__.py")}
+    assert "tests" in packages and set(mypy["files"]) == packages
+    assert "`mypy` over every project package and `tests/`" in README
+    for setting in ("check_untyped_defs", "warn_unused_ignores", "disallow_any_generics"):
+        assert f"`{setting}`" in README and mypy[setting] is True, setting
+    assert mypy["disallow_untyped_defs"] is True  # "every function annotated"
+    for override in mypy["overrides"]:
+        assert "ignore_errors" not in override and "follow_imports" not in override, override
+        relaxed = {k for k, v in override.items() if v is False}
+        if override["module"] == ["tests", "tests.*"]:  # test functions may stay unannotated
+            assert relaxed == {"disallow_untyped_defs", "disallow_incomplete_defs"}
+        else:
+            assert relaxed == set(), override

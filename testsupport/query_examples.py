@@ -52,12 +52,13 @@ def money(amount: float | str | None, code: str = "GBP") -> dict[str, Any] | Non
 
 
 def selection_node(
-    selection_id: str = SELECTION_ID,
+    selection_id: str | None = SELECTION_ID,
     name: str = "SHE'S A JOKER",
     status: str = "AVAILABLE",
     competitor_id: str | None = COMPETITOR_ID,
 ) -> dict[str, Any]:
-    """A ``BettingProductLegSelection`` as the products query selects it."""
+    """A ``BettingProductLegSelection`` as the products query selects it (an id of ``None``,
+    here and in the other builders, makes a node the pipeline must skip)."""
     return {
         "id": selection_id,
         "name": name,
@@ -67,7 +68,7 @@ def selection_node(
 
 
 def leg_node(
-    leg_id: str = LEG_ID,
+    leg_id: str | None = LEG_ID,
     event_id: str = EVENT_ID,
     selections: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
@@ -106,7 +107,7 @@ def dividend_line(
 
 
 def product_node(
-    product_id: str = PRODUCT_ID,
+    product_id: str | None = PRODUCT_ID,
     *,
     name: str = "NEWCASTLE RACE 3 - WIN",
     bet_type: str = "WIN",
@@ -137,7 +138,7 @@ def product_node(
 
 
 def competitor_node(
-    competitor_id: str = COMPETITOR_ID,
+    competitor_id: str | None = COMPETITOR_ID,
     name: str = "SHE'S A JOKER",
     entry_status: str = "CONFIRMED",
     *,
@@ -161,7 +162,7 @@ def event_node(
     start: str | None = SCHEDULED_START,
     venue: str = "Newcastle",
     country: str = "GB",
-    competitors: list[dict[str, Any]] | None = None,
+    competitors: list[object] | None = None,  # a node that is not an object must be skipped
     result_status: str | None = None,
     results: list[tuple[str, str | None, str]] | None = None,
 ) -> dict[str, Any]:

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from webapp import sse
 from webapp.bus import ClientStream, EventBus
+from webapp.events import EventKey
+from webapp.filters import EventFilter
 from webapp.outbox import Outbox, chunk
 from webapp.percentiles import Window
 from webapp.ring import RingBuffer
@@ -37,6 +39,8 @@ __all__ = ["Dispatcher"]
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+_BatchKey = tuple[int, EventFilter, EventKey | None]
+"""A client's ``(cursor, filter, floor)``: clients that share it are sent the same batch."""
 
 
 @dataclass(eq=False)
@@ -167,8 +171,8 @@ class Dispatcher:
     def _dispatch(self, now: float) -> None:  # noqa: C901 - one pass, one outcome per client per tick
         ring = self.bus._ring
         head, oldest = self.bus.bounds()
-        cache: dict[tuple, tuple[bytes, int, int]] = {}
-        wires: dict[tuple, bytes] = {}  # the same payload, chunk-framed once for all
+        cache: dict[_BatchKey, tuple[bytes, int, int]] = {}
+        wires: dict[tuple[_BatchKey, bool], bytes] = {}  # the same payload, chunk-framed once
         write_timeout = self.write_timeout
         for member in list(self._members.values()):
             client = member.client

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Outbox", "chunk"]
 
@@ -31,7 +32,9 @@ class Outbox:
         self.limit = limit
         self.chunked = chunked
         self._clock = clock
-        self._items: deque[list] = deque()  # [memoryview of remaining bytes, events]
+        # [memoryview of the bytes not yet sent, events]: a mutable pair (``flush`` trims the
+        # view in place), which no list type can spell element by element.
+        self._items: deque[list[Any]] = deque()
         self.pending_events = 0
         self.pending_bytes = 0
         self.stalled_since: float | None = None

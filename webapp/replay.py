@@ -40,7 +40,7 @@ class Gap:
     missed: int | None
     oldest_available: str | None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {
             "reason": self.reason,
             "last_event_id": self.last_event_id,

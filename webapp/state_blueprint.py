@@ -40,7 +40,7 @@ def private_allowed(req: Request) -> bool:
     return bool(hook is not None and hook(req))
 
 
-def _json(status: int, body: bytes | dict) -> Response:
+def _json(status: int, body: bytes | dict[str, str]) -> Response:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = Response(data, status=status, mimetype="application/json")
     config = current_app.extensions["tote"].config

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING
 
 from webapp import sse
@@ -78,7 +78,7 @@ def event_stream(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     on_finish: Callable[[], None] | None = None,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:  # close() (the WSGI server's) runs the cleanup
     try:
         yield opening(bus.epoch, retry_ms, gap)
         last_write = clock()

@@ -69,7 +69,7 @@ class SubscriptionState:
         default=None, repr=False
     )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {
             "topic": self.topic,
             "subscription": self.subscription,

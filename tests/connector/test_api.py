@@ -15,6 +15,7 @@ from connector import api
 from connector.api import create_app
 from connector.logs import configure_logging
 from connector.settings import Settings
+from tests.responses import json_body
 
 from .conftest import API_KEY, Ingress, SimulatorProcess, wait_until
 
@@ -81,10 +82,10 @@ def test_health_and_status_are_open_and_secret_free(
 ) -> None:
     client = make_client()
     health = client.get("/health")
-    assert health.status_code == 200 and health.json["status"] == "ok"
+    assert health.status_code == 200 and json_body(health)["status"] == "ok"
     status = client.get("/status")
     assert status.status_code == 200
-    body = status.json
+    body = json_body(status)
     for key in ("state", "connected_since", "protocol", "frames_received", "published",
                 "publish_failures", "buffered", "refused", "reconnects", "last_reconnect_reason",
                 "last_frame_at"):  # fmt: skip
@@ -112,14 +113,14 @@ def test_post_endpoints_require_authentication(
     client = make_client()
     resp = client.post(path, headers=headers)
     assert resp.status_code == status
-    assert resp.json["error"] and resp.json["status"] == status
-    assert client.get("/status").json["state"] == "idle"  # nothing happened
+    assert json_body(resp)["error"] and json_body(resp)["status"] == status
+    assert json_body(client.get("/status"))["state"] == "idle"  # nothing happened
 
 
 def test_locked_when_no_credentials_are_configured(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client(control_token="", allowed_invokers=())
     resp = client.post("/start", headers=bearer("anything"))
-    assert resp.status_code == 403 and "CONTROL_TOKEN" in resp.json["error"]
+    assert resp.status_code == 403 and "CONTROL_TOKEN" in json_body(resp)["error"]
 
 
 def test_unknown_route_and_wrong_method_are_json_4xx(
@@ -128,7 +129,7 @@ def test_unknown_route_and_wrong_method_are_json_4xx(
     client = make_client()
     assert client.get("/nope").status_code == 404
     wrong = client.get("/start")
-    assert wrong.status_code == 405 and wrong.json["error"]
+    assert wrong.status_code == 405 and json_body(wrong)["error"]
 
 
 def test_test_pubsub_publishes_a_marked_message(
@@ -138,7 +139,7 @@ def test_test_pubsub_publishes_a_marked_message(
     resp = client.post("/test-pubsub", headers=bearer("good.jwt.token"))  # Scheduler's identity
     assert resp.status_code == 200
     (message,) = ingress.pull(1)
-    assert message.message_id == resp.json["message_id"]
+    assert message.message_id == json_body(resp)["message_id"]
     assert message.attributes["test"] == "true"
     assert {"frame_id", "received_at", "connection_id", "protocol"} <= set(message.attributes)
 
@@ -146,7 +147,7 @@ def test_test_pubsub_publishes_a_marked_message(
 def test_test_pubsub_reports_a_failure(make_client: Callable[..., FlaskClient]) -> None:
     client = make_client(ingress_topic="no-such-topic-here")
     resp = client.post("/test-pubsub", headers=bearer(TOKEN))
-    assert resp.status_code == 502 and "no-such-topic-here" in resp.json["error"]
+    assert resp.status_code == 502 and "no-such-topic-here" in json_body(resp)["error"]
 
 
 def test_start_and_stop_are_idempotent_and_the_key_never_leaks(
@@ -157,17 +158,17 @@ def test_start_and_stop_are_idempotent_and_the_key_never_leaks(
     sim = start_simulator("--rate", "100")
     client = make_client(sim.url)
     first = client.post("/start", headers=bearer(TOKEN))
-    assert first.status_code == 200 and first.json["started"] is True
+    assert first.status_code == 200 and json_body(first)["started"] is True
     again = client.post("/start", headers=bearer("good.jwt.token"))
-    assert again.status_code == 200 and again.json["already_running"] is True
-    wait_until(lambda: client.get("/status").json["frames_received_total"] > 10, 60, "frames")
+    assert again.status_code == 200 and json_body(again)["already_running"] is True
+    wait_until(lambda: json_body(client.get("/status"))["frames_received_total"] > 10, 60, "frames")
     assert sim.stats()["connections_total"] == 1
     stop = client.post("/stop", headers=bearer(TOKEN))
-    assert stop.status_code == 200 and stop.json["stopped"] is True
-    assert stop.json["state"] == "stopped" and stop.json["buffered"] == 0
-    status = client.get("/status").json
+    assert stop.status_code == 200 and json_body(stop)["stopped"] is True
+    assert json_body(stop)["state"] == "stopped" and json_body(stop)["buffered"] == 0
+    status = json_body(client.get("/status"))
     assert status["published"] == status["frames_received_total"]
-    assert client.post("/stop", headers=bearer(TOKEN)).json["already_stopped"] is True
+    assert json_body(client.post("/stop", headers=bearer(TOKEN)))["already_stopped"] is True
     text = logs.getvalue()
     assert "Authorization" in text and "connected to Tote" in text  # headers were logged...
     assert API_KEY not in text and TOKEN not in text  # ...with the secrets redacted
@@ -179,7 +180,7 @@ def test_status_rejects_a_bad_latency_window(make_client: Callable[..., FlaskCli
     assert client.get("/status?latency_window=500").status_code == 200
     for bad in ("0", "-1", "lots", "99999999", "%C2%B2", "%D9%A3", "1_0"):
         resp = client.get(f"/status?latency_window={bad}")
-        assert resp.status_code == 400 and "latency_window" in resp.json["error"]
+        assert resp.status_code == 400 and "latency_window" in json_body(resp)["error"]
 
 
 def test_autostart_connects_without_a_post(
@@ -187,7 +188,7 @@ def test_autostart_connects_without_a_post(
 ) -> None:
     sim = start_simulator("--rate", "50")
     client = make_client(sim.url, autostart=True)
-    wait_until(lambda: client.get("/status").json["state"] == "connected", 60, "autostart")
+    wait_until(lambda: json_body(client.get("/status"))["state"] == "connected", 60, "autostart")
     assert sim.stats()["connections_total"] == 1
 
 
@@ -213,7 +214,7 @@ def test_refusals_keep_their_own_text_and_every_request_line_is_traceable(
         },
     )
     assert resp.status_code == 401
-    assert resp.json["error"] == "missing Authorization header (Bearer token expected)"
+    assert json_body(resp)["error"] == "missing Authorization header (Bearer token expected)"
     assert resp.headers["X-Request-Id"] == "scheduler-run-0001"
     [refusal] = [
         json.loads(line) for line in logs.getvalue().splitlines() if "refused POST" in line

@@ -8,6 +8,7 @@ from google.auth.exceptions import GoogleAuthError, TransportError
 from google.oauth2 import id_token
 
 from connector.auth import Authorizer, google_verifier, redact_token
+from tests.responses import json_body
 
 AUD = "https://connector-abc.a.run.app"
 SA = "scheduler@proj.iam.gserviceaccount.com"
@@ -171,9 +172,9 @@ def test_a_verifier_failure_is_a_503_json_error_and_counted_in_status() -> None:
         client = app.test_client()
         refused = client.post("/start", headers={"Authorization": f"Bearer {JWT}"})
         assert refused.status_code == 503
-        assert refused.json is not None and refused.json["status"] == 503
-        assert "retry later" in refused.json["error"]
-        status = client.get("/status").json
+        assert refused.json is not None and json_body(refused)["status"] == 503
+        assert "retry later" in json_body(refused)["error"]
+        status = json_body(client.get("/status"))
         assert status is not None
         assert status["auth"] == {"tokens_rejected": 0, "verifier_failures": 1}
         assert status["state"] == "idle"  # the refused /start started nothing

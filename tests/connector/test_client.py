@@ -285,7 +285,7 @@ def test_backpressure_waits_for_space_then_refuses_and_counts(
 
         settings_long = Settings(project=project, ingress_topic=topic, backpressure_seconds=30)
         client.settings = settings_long
-        forwarder.offer = counted_offer  # counts the refused offers
+        forwarder.offer = counted_offer  # type: ignore[method-assign]  # a spy that counts refusals
         asyncio.run(forward_while_space_frees())
         assert forwarder.snapshot().refused == 1  # the third frame got in once space freed
         assert forwarder.flush(30) and forwarder.snapshot().published == 2

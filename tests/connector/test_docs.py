@@ -16,7 +16,7 @@ NOT_SETTINGS = {"PORT", "HOST"}  # gunicorn's bind (gunicorn_conf.py)
 
 def documented_defaults() -> list[tuple[str, str]]:
     """``(VARIABLE, default)`` for every table row whose defaults are backticked values."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for line in DOC.read_text(encoding="utf-8").splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) < 3 or not cells[0].startswith("`"):

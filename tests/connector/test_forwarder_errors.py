@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
+import pytest
 from google.api_core import exceptions
 
 from connector.deadletters import DeadLetterRecord, dead_letter_line, read_dead_letters
@@ -14,7 +16,7 @@ from .conftest import wait_until
 from .fakes import Messages, RecordingPublisher, StalledPublisher
 
 
-def frames(n: int, bad: set[int] = frozenset()) -> list[Frame]:  # type: ignore[assignment]
+def frames(n: int, bad: AbstractSet[int] = frozenset()) -> list[Frame]:
     return [
         Frame(b"bad" if i in bad else f"ok-{i}".encode(), {"frame_id": new_id(), "n": str(i)})
         for i in range(n)
@@ -114,7 +116,9 @@ def test_dead_letter_line_keeps_any_bytes(tmp_path: Path) -> None:
     assert back["data"] == f.data and back["reason"] == "why" and back["error"] == "what"
 
 
-def test_an_unwritable_record_logs_the_frames_themselves(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_an_unwritable_record_logs_the_frames_themselves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     record = DeadLetterRecord(str(blocker / "sub" / "dl.jsonl"))  # parent is a file
@@ -122,11 +126,13 @@ def test_an_unwritable_record_logs_the_frames_themselves(tmp_path: Path, caplog)
     with caplog.at_level("CRITICAL"):
         assert record.write([f], "why", "what") == 0
     [entry] = [r for r in caplog.records if r.levelname == "CRITICAL"]
-    assert entry.json_fields["frame_id"] == "lost-1"  # type: ignore[attr-defined]
-    assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]
+    assert entry.json_fields["frame_id"] == "lost-1"  # type: ignore[attr-defined]  # json_fields: set by the logging extra
+    assert entry.json_fields["data_base64"] == "cGF5bG9hZA=="  # type: ignore[attr-defined]  # json_fields: set by the logging extra
 
 
-def test_log_frames_puts_each_record_in_the_log_too(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_log_frames_puts_each_record_in_the_log_too(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from connector.deadletters import LOG_ENTRY_MAX_DATA
 
     record = DeadLetterRecord(str(tmp_path / "dl.jsonl"), log_frames=True)
@@ -135,7 +141,7 @@ def test_log_frames_puts_each_record_in_the_log_too(tmp_path: Path, caplog) -> N
     with caplog.at_level("WARNING"):
         assert record.write([small, huge], "why", "what") == 2
     entries = {
-        r.json_fields["dead_letter_frame"]["frame_id"]: r.json_fields["dead_letter_frame"]  # type: ignore[attr-defined]
+        r.json_fields["dead_letter_frame"]["frame_id"]: r.json_fields["dead_letter_frame"]  # type: ignore[attr-defined]  # json_fields: set by the logging extra
         for r in caplog.records
         if "dead_letter_frame" in getattr(r, "json_fields", {})
     }

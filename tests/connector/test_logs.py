@@ -4,6 +4,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -22,7 +23,7 @@ def log_stream() -> Iterator[io.StringIO]:
         logging.getLogger().removeHandler(handler)
 
 
-def lines(stream: io.StringIO) -> list[dict]:
+def lines(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines() if line]
 
 

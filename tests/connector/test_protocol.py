@@ -116,7 +116,7 @@ def test_unsupported_protocol() -> None:
 def test_close_codes() -> None:
     for code in (4400, 4401, 4403, 4409, 4429):
         assert is_fatal_close(code)
-    for code in (1000, 1001, 1006, 1011, 4408, None):
-        assert not is_fatal_close(code)
+    for other in (1000, 1001, 1006, 1011, 4408, None):
+        assert not is_fatal_close(other)
     assert describe_close(4401, "nope") == "close 4401: unauthorized (API key refused) (nope)"
     assert describe_close(None) == "connection lost"

@@ -274,7 +274,7 @@ class PagedServer:
     ):
         self.pages = pages
         self.fail = fail or {}
-        self.requests: list[dict] = []
+        self.requests: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -407,6 +407,7 @@ def test_scheduler_sweeps_at_start_after_subscribe_and_coalesces_triggers() -> N
     asyncio.run(go())
     assert 2 <= sweeps.sweeps <= 3
     assert sweeps.triggers == {"start": 1, "subscribed": 1, "manual": 2}
+    assert sweeps.last is not None
     assert "subscribed" in sweeps.last.trigger or "manual" in sweeps.last.trigger
 
 

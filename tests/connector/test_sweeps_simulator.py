@@ -72,7 +72,7 @@ def connector(
     api.shutdown_services()
 
 
-def _status(client: FlaskClient) -> dict:
+def _status(client: FlaskClient) -> dict[str, Any]:
     return client.get("/status").get_json()
 
 

@@ -13,8 +13,8 @@ from connector.window import WindowAction, in_window, parse_window, window_actio
 LONDON = parse_window("06:00-23:00", "Europe/London")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from contract import catalog
-from contract.catalog import CATALOG, TABLES, TOPICS, Kind
+from contract.catalog import CATALOG, TABLES, TOPICS, Column, Kind
 
 BRIEF_TOPICS = {
     "tote-pool-total-changed",
@@ -83,7 +83,7 @@ def test_typed_columns_say_where_they_come_from(spec):
 
 
 def test_types_sharing_a_table_share_its_columns():
-    by_table: dict[str, set] = {}
+    by_table: dict[str, set[tuple[Column, ...]]] = {}
     for m in CATALOG:
         if m.table:
             by_table.setdefault(m.table, set()).add(m.columns)

@@ -19,7 +19,7 @@ from devstack.insert_validation import scalar_problem
         "2026-01-01T10:60:00.000Z",
         "0000-01-01T00:00:00.000Z",  # year 0
         "٢٠٢٦-01-01T10:00:00.000Z",  # Arabic-Indic digits match \d
-        "２０２６-01-01T10:00:00.000Z",  # fullwidth digits  # noqa: RUF001
+        "２０２６-01-01T10:00:00.000Z",  # noqa: RUF001 - fullwidth digits on purpose
         "2026-01-01T10:00:00.000Z\n",
         "2026-01-01T10:00:00",  # no zone
         "2026-01-01",

@@ -13,6 +13,7 @@ import functools
 import runpy
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tests.tools import missing_tool
 
@@ -30,7 +31,7 @@ def flags(argv: list[str]) -> dict[str, str]:
 
 
 @functools.cache
-def command_tree() -> dict | None:
+def command_tree() -> dict[str, Any] | None:
     """The SDK's static command tree, or ``None`` when the SDK is not installed."""
     gcloud = shutil.which("gcloud")
     if gcloud is None:
@@ -41,7 +42,7 @@ def command_tree() -> dict | None:
     return runpy.run_path(str(tree))["STATIC_COMPLETION_CLI_TREE"]
 
 
-def require_command_tree() -> dict:
+def require_command_tree() -> dict[str, Any]:
     """The SDK's command tree; skips (fails under CI) the current test without the SDK."""
     tree = command_tree()
     if tree is None:

@@ -81,5 +81,6 @@ def test_extras_used_by_images_exist_in_setup_py() -> None:
         if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "setup"
     )
     extras = next(k.value for k in setup_call.keywords if k.arg == "extras_require")
-    names = {ast.literal_eval(k) for k in extras.keys}
+    assert isinstance(extras, ast.Dict), ast.dump(extras)
+    names = {ast.literal_eval(k) for k in extras.keys if k is not None}
     assert {"connector", "webapp", "beam"} <= names

@@ -7,6 +7,7 @@ import ast
 import json
 import re
 import sys
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.terraform.hcl import ROOT
 FLEX = ROOT / "deploy" / "flex_template"
 
 
-def _metadata() -> dict:
+def _metadata() -> dict[str, Any]:
     return json.loads((FLEX / "metadata.json").read_text(encoding="utf-8"))
 
 
@@ -105,7 +106,9 @@ def test_launcher_image_runs_the_pipeline_entry_point() -> None:
         r"^FROM gcr\.io/dataflow-templates-base/python311-template-launcher-base", text, re.M
     )
     env = _dockerfile_env(dockerfile)
-    workdir = re.search(r"^WORKDIR (\S+)", text, re.M).group(1)
+    workdir_line = re.search(r"^WORKDIR (\S+)", text, re.M)
+    assert workdir_line, "no WORKDIR in the launcher Dockerfile"
+    workdir = workdir_line.group(1)
     assert workdir == "${WORKDIR}"
     py_file = env["FLEX_TEMPLATE_PYTHON_PY_FILE"]
     setup_file = env["FLEX_TEMPLATE_PYTHON_SETUP_FILE"]

@@ -194,5 +194,6 @@ def test_makefile_defaults_name_what_terraform_creates() -> None:
     terraform_default = re.search(
         r'"\$\{var\.project_id\}([^"]*)"', config.locals["dataflow_bucket"]
     )
+    assert terraform_default, config.locals["dataflow_bucket"]
     bucket = f"gs://{PROJECT}{terraform_default.group(1)}"
     assert flags(_run_command("dataflow-run"))["--staging-location"] == f"{bucket}/staging"

@@ -8,6 +8,7 @@ import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 import google.auth
@@ -26,7 +27,7 @@ from devstack.processes import ServiceError, free_port, port_is_free
 
 pytestmark = pytest.mark.bigquery
 
-SCHEMA = {
+SCHEMA: dict[str, list[dict[str, Any]]] = {
     "fields": [
         {"name": "frame_id", "type": "STRING", "mode": "REQUIRED"},
         {"name": "received_at", "type": "TIMESTAMP", "mode": "REQUIRED"},
@@ -118,7 +119,7 @@ def test_bad_rows_get_bigquery_style_errors_and_nothing_is_half_inserted(
     table = make_table(client, project)
     good = {"frame_id": "ok", "received_at": "2026-11-26T10:15:00Z"}
     bad_time = {"frame_id": "bad", "received_at": "not a time"}
-    errors = client.insert_rows_json(table, [good, bad_time], retry=None)
+    errors = client.insert_rows_json(table, [good, bad_time], retry=None)  # type: ignore[arg-type]  # None: no retries (stubs say Retry)
     assert [(e["index"], e["errors"][0]["reason"]) for e in errors] == [
         (0, "stopped"),
         (1, "invalid"),
@@ -127,7 +128,7 @@ def test_bad_rows_get_bigquery_style_errors_and_nothing_is_half_inserted(
     assert client.get_table(table).num_rows == 0
     assert list(client.query(f"SELECT frame_id FROM `{table}`").result()) == []
 
-    errors = client.insert_rows_json(table, [good, bad_time], skip_invalid_rows=True, retry=None)
+    errors = client.insert_rows_json(table, [good, bad_time], skip_invalid_rows=True, retry=None)  # type: ignore[arg-type]  # None: no retries (stubs say Retry)
     assert [(e["index"], e["errors"][0]["reason"]) for e in errors] == [(1, "invalid")]
     assert [r.frame_id for r in client.query(f"SELECT frame_id FROM `{table}`").result()] == ["ok"]
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from contract.catalog import TABLES
 from devstack.insert_validation import insert_error, row_problems, stopped_error
 
 DIVIDENDS = TABLES["pool_dividend_changed"].schema
 
 
-def good_dividend_row() -> dict:
+def good_dividend_row() -> dict[str, Any]:
     return {
         "frame_id": "f1",
         "received_at": "2026-11-26T10:00:00.123Z",
@@ -68,7 +70,7 @@ def test_error_entries_have_bigquery_wire_shape() -> None:
     assert stopped_error(1)["errors"][0]["reason"] == "stopped"
 
 
-SCALARS = [
+SCALARS: list[dict[str, Any]] = [
     {"name": "id", "type": "STRING", "mode": "REQUIRED"},
     {"name": "at", "type": "TIMESTAMP", "mode": "NULLABLE"},
     {"name": "ok", "type": "BOOL", "mode": "NULLABLE"},
@@ -127,5 +129,5 @@ def test_int64_is_range_checked():
 
     assert scalar_problem("INT64", 2**63 - 1) is None
     assert scalar_problem("INT64", -(2**63)) is None
-    assert "out of INT64 range" in scalar_problem("INT64", 2**63)
-    assert "expected INT64" in scalar_problem("INTEGER", True)
+    assert "out of INT64 range" in (scalar_problem("INT64", 2**63) or "")
+    assert "expected INT64" in (scalar_problem("INTEGER", True) or "")

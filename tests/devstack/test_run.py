@@ -49,6 +49,7 @@ def test_make_run_starts_everything_and_ctrl_c_frees_every_port(tmp_path):
     proc = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    assert proc.stdout is not None  # stdout=PIPE
     output: list[str] = []
     try:
         deadline = time.monotonic() + 180
@@ -136,6 +137,7 @@ def test_signals_during_the_stop_do_not_abort_it(tmp_path):
     proc = subprocess.Popen(
         argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    assert proc.stdout is not None  # stdout=PIPE
     output: list[str] = []
     try:
         deadline = time.monotonic() + 240

@@ -113,7 +113,9 @@ def account(  # noqa: C901 - one pass that classifies every frame sent; each bra
 
 def _stale(entity: tuple[str, str | None] | None, newest: Mapping[str, str]) -> bool:
     """True when a frame of the same entity received later than this one was published."""
-    if entity is None or not entity[1]:
+    if entity is None:
         return False
     key, received_at = entity
+    if not received_at:
+        return False
     return received_at < newest.get(key, "")

@@ -111,6 +111,7 @@ def expected_state(snapshot: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> S
     out: State = {t: {} for t in STATE_TYPES}
     for message_type in STATE_TYPES:
         for key, state in snapshot.get(message_type, {}).items():
+            value: dict[str, Any]
             if message_type == "PoolTotalChanged":
                 value = {"gross": _dec(state["gross"]), "net": _dec(state["net"])}
             elif message_type in ("PoolDividendChanged", "EventResultChanged"):
@@ -146,8 +147,8 @@ def latest_from_messages(messages: Iterable[Mapping[str, Any]]) -> State:
         if key not in best or order >= best[key][0]:
             best[key] = (order, project(message_type, values))
     out: State = {t: {} for t in STATE_TYPES}
-    for (message_type, key), (_, value) in best.items():
-        out[message_type][key] = value
+    for (message_type, entity), (_, value) in best.items():
+        out[message_type][entity] = value
     return out
 
 

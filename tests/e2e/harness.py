@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from contract import catalog, ingress
@@ -25,7 +26,7 @@ from tests.pipeline.pubsub_helpers import TopicReader
 class SseEvent:
     id: str
     event: str
-    data: dict
+    data: dict[str, Any]
     arrived_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -89,11 +90,12 @@ class SseClient:
             self._conn.close()
         self._thread.join(5)
 
-    def frame_ids(self) -> Counter:
-        return Counter(e.data.get("frame_id") for e in self.events)
+    def frame_ids(self) -> Counter[str]:
+        # An event without one counts as "None": account() reports it as never sent.
+        return Counter(str(e.data.get("frame_id")) for e in self.events)
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -104,7 +106,7 @@ class Observed:
     """What the system stored, read back from the BigQuery emulator (probe frames excluded)."""
 
     raw: list[RawRow]
-    typed: Counter
+    typed: Counter[str]
     dead: dict[str, str]
     probe_ids: set[str]
 
@@ -120,7 +122,7 @@ def observe(system: LocalSystem) -> Observed:
     client = system.bq.client(system.project)
     ds = f"`{system.project}.{system.dataset}"
 
-    def rows(sql: str) -> list[dict]:
+    def rows(sql: str) -> list[dict[str, Any]]:
         return [dict(r.items()) for r in client.query(sql).result()]
 
     raw_rows = rows(f"SELECT frame_id, data, connection_id, received_at FROM {ds}.raw_frames`")
@@ -130,7 +132,7 @@ def observe(system: LocalSystem) -> Observed:
         for r in raw_rows
         if r["frame_id"] not in probe_ids
     ]
-    typed: Counter = Counter()
+    typed: Counter[str] = Counter()
     for table in {m.table for m in catalog.CATALOG if m.table}:
         for r in rows(f"SELECT frame_id FROM {ds}.{table}`"):
             if r["frame_id"] not in probe_ids:
@@ -163,7 +165,7 @@ def barrier(system: LocalSystem, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
-def wait_for_simulator_done(system: LocalSystem, timeout: float = 120) -> dict:
+def wait_for_simulator_done(system: LocalSystem, timeout: float = 120) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         stats = system.simulator_stats()

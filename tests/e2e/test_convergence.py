@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -44,7 +44,9 @@ CONNECTOR_ENV = {
 
 
 @pytest.fixture
-def make_system(pubsub_emulator, bigquery_emulator, tmp_path, request) -> Iterator:
+def make_system(
+    pubsub_emulator, bigquery_emulator, tmp_path, request
+) -> Iterator[Callable[..., tuple[LocalSystem, TopicReader, SseClient]]]:
     started: list[tuple[LocalSystem, TopicReader, list[SseClient]]] = []
 
     def make(**kwargs: Any) -> tuple[LocalSystem, TopicReader, SseClient]:
@@ -100,7 +102,7 @@ def _wait_sent(system: LocalSystem, at_least: int, timeout: float = 60) -> None:
         time.sleep(0.1)
 
 
-def _sweep_after_last_connect(system: LocalSystem, timeout: float = 60) -> dict:
+def _sweep_after_last_connect(system: LocalSystem, timeout: float = 60) -> dict[str, Any]:
     """The connector's status once a sweep that started after the current connection's
     subscribe has finished."""
     deadline = time.monotonic() + timeout
@@ -267,7 +269,7 @@ def _sweep_through(system: LocalSystem) -> int:
     return pages
 
 
-def _webapp_events(system: LocalSystem) -> dict:
+def _webapp_events(system: LocalSystem) -> dict[str, Any]:
     import json
     import urllib.request
 

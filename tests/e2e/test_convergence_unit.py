@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from contract import catalog
 from contract.ingress import format_timestamp
@@ -16,7 +17,7 @@ from tests.e2e.convergence import differences, expected_state, latest_from_messa
 DAY = date(2026, 11, 30)
 
 
-def _typed(messages, start: datetime) -> list[dict]:
+def _typed(messages, start: datetime) -> list[dict[str, Any]]:
     out = []
     for i, message in enumerate(messages):
         spec = catalog.by_field(message.field)

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -68,7 +69,7 @@ class Accounts:
     typed: int = 0
     semantic_duplicates: int = 0
     raw_only: int = 0
-    dead_by_stage: Counter = field(default_factory=Counter)
+    dead_by_stage: Counter[str] = field(default_factory=Counter)
     stuck: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
@@ -146,7 +147,7 @@ def _publish(publisher: pubsub_v1.PublisherClient, messages: list[Sent]) -> int:
     refused = 0
     for m in messages:
         try:
-            futures.append((m, publisher.publish(topic, m.data, **m.attributes)))
+            futures.append((m, publisher.publish(topic, m.data, **m.attributes)))  # type: ignore[arg-type]  # str attributes (mypy: retry=)
         except (ValueError, TypeError):  # e.g. neither data nor attributes
             refused += 1
             m.message_id = "refused"
@@ -159,7 +160,7 @@ def _publish(publisher: pubsub_v1.PublisherClient, messages: list[Sent]) -> int:
     return refused
 
 
-def _rows(client, sql: str) -> list[dict]:
+def _rows(client, sql: str) -> list[dict[str, Any]]:
     return [dict(r.items()) for r in client.query(sql).result()]
 
 
@@ -180,10 +181,10 @@ def _unlimited_subscriber() -> pubsub_v1.SubscriberClient:
 
 def account(
     messages: list[Sent],
-    raw: Counter,
+    raw: Counter[str],
     dead: dict[str, list[str]],
-    typed: Counter,
-    dead_topic: Counter,
+    typed: Counter[str],
+    dead_topic: Counter[str],
 ) -> Accounts:
     """Where every sent message went (see the module docstring)."""
     acc = Accounts(sent=len(messages))
@@ -244,7 +245,7 @@ def test_hostile_corpus_is_fully_accounted_for(pubsub_emulator, bigquery_emulato
     sent, after = corpus()
     log = Path(os.environ.get("FUZZ_LOG_DIR", tmp_path)) / "pipeline-fuzz.log"
     proc = start_pipeline(PROJECT, log, env, subscription="fuzz-ingress", dataset=DATASET)
-    dead_topic: Counter = Counter()
+    dead_topic: Counter[str] = Counter()
 
     def drain_dead_letters() -> None:
         while True:
@@ -300,7 +301,7 @@ def test_hostile_corpus_is_fully_accounted_for(pubsub_emulator, bigquery_emulato
         dead: dict[str, list[str]] = {}
         for r in _rows(bq, f"SELECT frame_id, stage FROM {ds}.dead_letters`"):
             dead.setdefault(r["frame_id"], []).append(r["stage"])
-        typed: Counter = Counter()
+        typed: Counter[str] = Counter()
         for table in {m.table for m in catalog.CATALOG if m.table}:
             for r in _rows(bq, f"SELECT frame_id FROM {ds}.{table}`"):
                 if r["frame_id"] not in probe:

@@ -12,7 +12,7 @@ import json
 import re
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -39,7 +39,9 @@ RATE = 60.0
 
 
 @pytest.fixture
-def make_system(pubsub_emulator, bigquery_emulator, tmp_path, request) -> Iterator:
+def make_system(
+    pubsub_emulator, bigquery_emulator, tmp_path, request
+) -> Iterator[Callable[..., tuple[LocalSystem, TopicReader]]]:
     started: list[tuple[LocalSystem, TopicReader]] = []
 
     def make(**kwargs) -> tuple[LocalSystem, TopicReader]:

@@ -31,6 +31,7 @@ from pipeline.envelope import MAX_NESTING
 from pipeline.query_pages import PAGE_MESSAGE_TYPES
 from pipeline.records import Frame
 from pipeline.transforms import table_for_row
+from tests.catalog_types import message_type
 from testsupport import examples, query_examples
 
 KNOWN_STAGES = frozenset(
@@ -44,7 +45,7 @@ MAX_ROW_BYTES = 10_000_000
 # --- building blocks ---------------------------------------------------------------------------
 
 # Pub/Sub strings are UTF-8: no lone surrogates in attributes (frames may still *escape* one).
-_chars = st.characters(exclude_categories=("Cs",))
+_chars = st.characters(exclude_categories=["Cs"])
 texts = st.text(_chars, max_size=12)
 _odd_strings = st.sampled_from(
     [
@@ -254,7 +255,7 @@ def deep_frames(draw: st.DrawFn) -> bytes:
     )
     opener, closer = draw(st.sampled_from([("[", "]"), ('{"a":', "}")]))
     # PoolTotalChanged needs only productId: the deep value would reach a typed event
-    spec = draw(st.one_of(st.just(catalog.by_name("PoolTotalChanged")), specs))
+    spec = draw(st.one_of(st.just(message_type("PoolTotalChanged")), specs))
     inner = opener * depth + "1" + closer * depth
     text = frame_text(spec.field, {"productId": "p", "deep": "@"}, kind=draw(data_kinds))
     return text.replace('"@"', inner).encode()
@@ -307,7 +308,7 @@ frames_data = st.one_of(
 
 # --- attributes --------------------------------------------------------------------------------
 
-_DIGIT_SETS = ("٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "०१२३४५६७८९", "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗")  # noqa: RUF001
+_DIGIT_SETS = ("٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "०१२३४५६७८९", "𝟎𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖𝟗")  # noqa: RUF001 - non-ASCII digits on purpose
 
 
 @st.composite

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apache_beam.io.gcp.pubsub import PubsubMessage
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -16,7 +18,7 @@ def streaming_options() -> PipelineOptions:
     return options
 
 
-def message(name: str, frame_id: str, message: dict | None = None, **kw) -> PubsubMessage:
+def message(name: str, frame_id: str, message: dict[str, Any] | None = None, **kw) -> PubsubMessage:
     data, attrs = examples.ingress_message(examples.frame(name, message), frame_id=frame_id, **kw)
     return PubsubMessage(data, attrs, message_id=f"m-{frame_id}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from google.cloud import pubsub_v1
 
@@ -19,7 +20,7 @@ class Received:
     attributes: dict[str, str]
 
     @property
-    def json(self) -> dict:
+    def json(self) -> dict[str, Any]:
         return json.loads(self.data)
 
 

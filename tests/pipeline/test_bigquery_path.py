@@ -74,7 +74,7 @@ def test_rows_reach_raw_typed_and_dead_letter_tables(
         frames.append(examples.ingress_message(b"{nope", frame_id="bq-bad"))
         publisher = pubsub_v1.PublisherClient()
         topic = publisher.topic_path(project, catalog.INGRESS_TOPIC)
-        for f in [publisher.publish(topic, d, **a) for d, a in frames]:
+        for f in [publisher.publish(topic, d, **a) for d, a in frames]:  # type: ignore[arg-type]  # str attributes (mypy: retry=)
             f.result(30)
 
         ds = f"`{project}.{DATASET}"

@@ -66,6 +66,7 @@ def test_frame_round_trips_exactly(frame):
 def test_frame_decimals_come_back_as_decimals():
     frame = _frame(examples.frame("PoolTotalChanged"))
     decoded = FrameCoder().decode(FrameCoder().encode(frame))
+    assert decoded.event is not None
     amount = decoded.event.message["total"]["grossAmounts"][0]["decimalAmount"]
     assert type(amount) is Decimal and amount == Decimal("6645.4")
 
@@ -84,7 +85,7 @@ def test_unknown_version_fails_loudly():
 def test_state_coders_round_trip():
     state = EntityState("fp", {"a": "01", "b": "02"}, "2026-11-26T14:03:07.123Z", 1_700_000_000)
     assert EntityStateCoder().decode(EntityStateCoder().encode(state)) == state
-    merged = EntityState(None, {"a": "01"}, None, 5)
+    merged = EntityState("fp-merged", {"a": "01"}, None, 5)
     shard = {"k1": state, "k2": merged}
     assert ShardedEntityStateCoder().decode(ShardedEntityStateCoder().encode(shard)) == shard
     seen = {"f1": 1, "f2": 2}

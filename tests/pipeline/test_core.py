@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def _process(data: bytes, **attrs) -> records.Frame:
     return process_frame(data, {k: v for k, v in base.items() if v is not None}, now=NOW)
 
 
-def _fits(table: str, row: dict) -> None:
+def _fits(table: str, row: dict[str, Any]) -> None:
     assert row_problems(row, catalog.table_schema(table)) == []
     assert table_for_row(row) == table
 
@@ -102,7 +103,7 @@ def test_missing_frame_id_falls_back_to_the_pubsub_message_id_for_dedup():
 
 def test_validation_dead_letter_names_the_type_and_every_problem():
     frame = _process(examples.frame("CompetitorStatusChanged", {"eventId": "E"}))
-    assert frame.message_type == "CompetitorStatusChanged"
+    assert frame.message_type == "CompetitorStatusChanged" and frame.dead_letter is not None
     assert frame.dead_letter.reason == (
         "CompetitorStatusChanged: missing required field competitorId; "
         "missing required field status"
@@ -125,6 +126,7 @@ def test_connector_test_messages_are_recorded_raw_only():
 def test_a_redelivered_frame_has_the_same_dedup_key_and_fingerprint():
     data = examples.frame("PoolTotalChanged")
     a, b = _process(data), _process(data)
+    assert a.event is not None and b.event is not None
     assert (a.dedup_key, a.event.fingerprint) == (b.dedup_key, b.event.fingerprint)
 
 
@@ -134,8 +136,10 @@ def test_resent_state_has_the_same_fingerprint_whatever_the_operation_or_protoco
     b = _process(
         examples.frame("ProductStatusChanged", message, op_id="9", protocol="graphql-transport-ws")
     )
+    assert a.event is not None and b.event is not None
     assert a.event.fingerprint == b.event.fingerprint
     c = _process(examples.frame("ProductStatusChanged", {**message, "status": "CLOSED"}))
+    assert c.event is not None
     assert c.event.fingerprint != a.event.fingerprint and c.dedup_key == a.dedup_key
 
 
@@ -146,6 +150,7 @@ def test_payload_is_the_message_text_exactly_as_received():
         b'"currency":{"code":"GBP"}}]}}}}}'
     )
     frame = _process(data)
+    assert frame.event is not None
     assert frame.event.payload_json == (
         '{"productId":"P","total":{"grossAmounts":[{"decimalAmount":1881.80,'
         '"currency":{"code":"GBP"}}]}}'
@@ -207,7 +212,7 @@ def test_unusable_attributes_are_an_internal_dead_letter_not_an_exception():
         def keys(self):
             raise ValueError("no attributes for you")
 
-    frame = process_frame(b"{}", Hostile(), message_id="m1", now=NOW)  # type: ignore[arg-type]
+    frame = process_frame(b"{}", Hostile(), message_id="m1", now=NOW)  # type: ignore[arg-type]  # a hostile attributes mapping, on purpose
     assert frame.dead_letter is not None and frame.dead_letter.stage == "internal"
     assert frame.frame_id == "pubsub-m1"
 

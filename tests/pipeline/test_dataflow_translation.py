@@ -11,7 +11,7 @@ the Makefile without a mapping here fails the test.
 from __future__ import annotations
 
 import pytest
-from apache_beam.coders import StrUtf8Coder
+from apache_beam.coders import StrUtf8Coder, TupleCoder
 from apache_beam.portability import common_urns
 from apache_beam.portability.api import beam_runner_api_pb2
 from apache_beam.runners.dataflow.internal import apiclient
@@ -56,7 +56,7 @@ def _launch_argv() -> list[str]:
 @pytest.fixture(scope="module")
 def job():
     result = run(_launch_argv())
-    return result.job
+    return result.job  # type: ignore[attr-defined]  # the dry run sets it on a plain PipelineResult
 
 
 def _transforms(job) -> dict[str, beam_runner_api_pb2.PTransform]:
@@ -103,7 +103,9 @@ def test_dedup_steps_are_per_key_stateful_with_versioned_coders(job):
             for k, v in payload.state_specs.items()
         }
         (pcoll,) = transform.inputs.values()
-        key, value = context.coders.get_by_id(components.pcollections[pcoll].coder_id).coders()
+        kv = context.coders.get_by_id(components.pcollections[pcoll].coder_id)
+        assert isinstance(kv, TupleCoder)  # a KV coder: the keyed step's input
+        key, value = kv.coders()
         specs[name.split("/")[1]] = (state, set(payload.timer_family_specs), type(key), type(value))
     assert specs == {
         "DropTransportDuplicates": (

@@ -198,7 +198,7 @@ def test_pruning_is_batched_not_per_element():
         prunes += 1
         original(now)
 
-    deduper.expire = counting
+    deduper.expire = counting  # type: ignore[method-assign]  # a spy that counts prunes
     for i in range(5000):  # 500 s of frames every 100 ms: five windows
         assert deduper.seen(f"f{i}", i * S // 10) is False
     assert prunes <= 5 * PRUNE_SLACK + 1
@@ -219,9 +219,11 @@ def test_reference_unchanged_values_are_duplicates_until_the_ttl_and_changes_emi
     same = _ref(T2, status="OPEN", name="R1")  # key order and a newer as_of do not matter
     assert dedup.decide_reference(state, same, 50, ttl) == (dedup.Decision.DUPLICATE, state)
     decision, after_ttl = dedup.decide_reference(state, same, 101, ttl)
-    assert decision is dedup.Decision.EMIT and after_ttl.emitted_at == 101
+    assert decision is dedup.Decision.EMIT and after_ttl is not None
+    assert after_ttl.emitted_at == 101
     decision, changed = dedup.decide_reference(state, _ref(T2, name="R1", status="CLOSED"), 60, ttl)
-    assert decision is dedup.Decision.EMIT and changed.fingerprint != state.fingerprint
+    assert decision is dedup.Decision.EMIT and changed is not None
+    assert changed.fingerprint != state.fingerprint
 
 
 def test_reference_ordering_guard_changed_but_older_is_stale():

@@ -170,7 +170,8 @@ def test_emulator_pulls_over_4_mib_do_not_fail(pubsub_emulator: Any) -> None:
         client = pubsub_v1.SubscriberClient()
 
     try:
-        EVALUATOR._get_subscriber_client_state_unlocked = classmethod(lambda cls, t: Holder)
+        # A stand-in subscriber client for this test only (restored below).
+        EVALUATOR._get_subscriber_client_state_unlocked = classmethod(lambda cls, t: Holder)  # type: ignore[method-assign,assignment]  # patched for this test only
         with local_runner.patched():
             client = EVALUATOR._get_subscriber_client(object())
             received: list[Any] = []
@@ -178,7 +179,7 @@ def test_emulator_pulls_over_4_mib_do_not_fail(pubsub_emulator: Any) -> None:
                 resp = client.pull(subscription=sub, max_messages=10, timeout=5)
                 received += resp.received_messages
     finally:
-        EVALUATOR._get_subscriber_client_state_unlocked = original
+        EVALUATOR._get_subscriber_client_state_unlocked = original  # type: ignore[method-assign]  # the original back
         subscriber.delete_subscription(subscription=sub)
         publisher.delete_topic(topic=topic)
     assert sorted(m.message.attributes["frame_id"] for m in received) == ["0", "1", "2"]

@@ -16,6 +16,7 @@ from google.cloud import pubsub_v1
 from contract import catalog
 from devstack.pipeline_process import start_pipeline, wait_until_flowing
 from devstack.provision import provision_pubsub
+from tests.catalog_types import message_type
 from tests.pipeline.pubsub_helpers import TopicReader
 from testsupport import examples
 
@@ -89,7 +90,7 @@ def test_every_type_reaches_its_topic_once_and_bad_frames_reach_dead_letters(
     )
     for r in typed_received:
         body = r.json
-        spec = catalog.by_name(body["message_type"])
+        spec = message_type(body["message_type"])
         assert r.topic == spec.topic and r.attributes["message_type"] == spec.name
         for col in spec.attribute_columns:
             assert r.attributes[col] == body["data"][col]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from pipeline import records
 from pipeline.core import process_frame
 from pipeline.query_pages import PAGE_MESSAGE_TYPES, graphql_errors, partial_nodes, process_page
 from pipeline.transforms import table_for_row
+from tests.catalog_types import message_type
 from testsupport import examples
 from testsupport import query_examples as q
 
@@ -22,12 +24,12 @@ STARTED = datetime(2026, 1, 31, 19, 20, 5, 250000, tzinfo=UTC)
 STARTED_TEXT = "2026-01-31T19:20:05.250Z"
 
 
-def page(body: dict | bytes, operation: str, **kwargs) -> records.Frame:
+def page(body: dict[str, Any] | bytes, operation: str, **kwargs) -> records.Frame:
     data, attrs = q.query_page_message(body, operation, request_started_at=STARTED, **kwargs)
     return process_frame(data, attrs)
 
 
-def streamed(name: str, message: dict) -> records.TypedEvent:
+def streamed(name: str, message: dict[str, Any]) -> records.TypedEvent:
     """The typed event of the same state arriving on the subscription."""
     data, attrs = examples.ingress_message(examples.frame(name, message))
     frame = process_frame(data, attrs)
@@ -39,7 +41,7 @@ def by_type(frame: records.Frame, name: str) -> list[records.TypedEvent]:
     return [e for e in frame.events if e.message_type == name]
 
 
-def fits(row: dict) -> None:
+def fits(row: dict[str, Any]) -> None:
     assert row_problems(row, catalog.table_schema(table_for_row(row))) == []
 
 
@@ -112,7 +114,7 @@ def test_query_state_normalises_to_the_streamed_values_and_key(name, operation, 
     assert event.values == {k: v for k, v in stream.values.items() if k in event.values}
     assert (event.source, event.as_of) == (ingress.SOURCE_QUERY, STARTED_TEXT)
     assert stream.source == ingress.SOURCE_SUBSCRIPTION
-    spec = catalog.by_name(name)
+    spec = message_type(name)
     assert set(spec.key_columns) <= set(event.values)
 
 
@@ -237,7 +239,7 @@ def test_reference_values_have_exactly_the_agreed_keys():
 
 def test_products_page_reference_records():
     frame = page(q.products_page(), "products")
-    by_kind = {}
+    by_kind: dict[str, list[records.ReferenceRecord]] = {}
     for record in frame.reference:
         by_kind.setdefault(record.kind, []).append(record)
     (product,) = by_kind["product"]
@@ -477,7 +479,7 @@ def test_graphql_errors_in_any_shape_become_lines():
 
 
 def test_graphql_error_lines_are_bounded_whatever_the_message():
-    deep: list = []
+    deep: list[Any] = []
     for _ in range(800):
         deep = [deep]
     (line,) = graphql_errors([{"message": deep, "path": ["products", "nodes", 0]}])
@@ -489,7 +491,9 @@ def test_graphql_error_lines_are_bounded_whatever_the_message():
 # --- partial responses: what the query does not know is omitted, not invented --------------------
 
 
-def problems_of(body: dict, operation: str) -> tuple[list[records.TypedEvent], list, list[str]]:
+def problems_of(
+    body: dict[str, Any], operation: str
+) -> tuple[list[records.TypedEvent], list[records.ReferenceRecord], list[str]]:
     result = process_page(*q.query_page_message(body, operation, request_started_at=STARTED))
     return result.events, result.reference, result.problems
 
@@ -692,7 +696,7 @@ def test_a_query_selection_status_in_the_stream_vocabulary_is_mapped_too():
 
 
 def test_the_selection_status_synonyms_are_the_catalogs_and_documented():
-    (status,) = [c for c in catalog.by_name("SelectionStatusChanged").columns if c.name == "status"]
+    (status,) = [c for c in message_type("SelectionStatusChanged").columns if c.name == "status"]
     assert status.synonyms == catalog.SELECTION_STATUS_SYNONYMS
     assert dict(status.synonyms) == {
         "ACTIVE": "AVAILABLE",

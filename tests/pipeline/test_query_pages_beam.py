@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import apache_beam as beam
 import pytest
 from apache_beam.io.gcp.pubsub import PubsubMessage
@@ -18,7 +20,7 @@ from testsupport import query_examples as q
 OTHER_EVENT = "HORSERACING-NEWCASTLE-GB-2026-01-31-2000"
 
 
-def page_message(body: dict | bytes, operation: str, frame_id: str) -> PubsubMessage:
+def page_message(body: dict[str, Any] | bytes, operation: str, frame_id: str) -> PubsubMessage:
     data, attrs = q.query_page_message(body, operation, frame_id=frame_id)
     return PubsubMessage(data, attrs, message_id=f"m-{frame_id}")
 

@@ -19,6 +19,7 @@ from contract import catalog, ingress
 from devstack.bigquery_emulator import BigQueryEmulator
 from pipeline import query, tables
 from pipeline.normalize import normalize
+from tests.catalog_types import message_type
 from tests.conftest import PROJECT
 from testsupport.examples import example_message
 
@@ -39,7 +40,7 @@ def money(amount: float) -> dict[str, Any]:
     return {"decimalAmount": amount, "currency": {"code": "GBP"}}
 
 
-def typed(name: str, minutes: float, frame_id: str | None = None, **message: Any) -> dict:
+def typed(name: str, minutes: float, frame_id: str | None = None, **message: Any) -> dict[str, Any]:
     """A typed-table row as the pipeline builds it from the message ``name`` + overrides."""
     spec = catalog.by_name(name)
     assert spec is not None
@@ -55,7 +56,7 @@ def typed(name: str, minutes: float, frame_id: str | None = None, **message: Any
     }
 
 
-def raw(row: dict) -> dict:
+def raw(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "frame_id": row["frame_id"],
         "received_at": row["received_at"],
@@ -69,7 +70,7 @@ def raw(row: dict) -> dict:
     }
 
 
-def dividend(status: str, amount: float, selection: str) -> list[dict]:
+def dividend(status: str, amount: float, selection: str) -> list[dict[str, Any]]:
     return [
         {
             "dividend": {"name": "Base", "type": "POOL", "status": status, "amount": money(amount)},
@@ -78,11 +79,11 @@ def dividend(status: str, amount: float, selection: str) -> list[dict]:
     ]
 
 
-def results(status: str, *positions: tuple[str, str]) -> list[dict]:
+def results(status: str, *positions: tuple[str, str]) -> list[dict[str, Any]]:
     return [{"competitorId": c, "finishingPosition": p, "status": status} for c, p in positions]
 
 
-def redelivered(row: dict) -> dict:
+def redelivered(row: dict[str, Any]) -> dict[str, Any]:
     """The same frame inserted again later (what a best-effort insert id lets through)."""
     return {**row, "ingested_at": at(200)}
 
@@ -147,7 +148,7 @@ ALL_FRAMES = [r for rows in TYPED_ROWS.values() for r in rows if r["ingested_at"
 UNIQUE_FRAMES = len(ALL_FRAMES)
 
 
-def dead_letter(stage: str, reason: str, minutes_ago: float) -> dict:
+def dead_letter(stage: str, reason: str, minutes_ago: float) -> dict[str, Any]:
     return {
         "failed_at": ingress.format_timestamp(NOW - timedelta(minutes=minutes_ago)),
         "stage": stage,
@@ -181,22 +182,22 @@ def loaded(bigquery_emulator: BigQueryEmulator) -> Iterator[tuple[bigquery.Clien
     yield client, dataset
 
 
-def run(loaded: tuple[bigquery.Client, str], sql: str) -> list[dict]:
+def run(loaded: tuple[bigquery.Client, str], sql: str) -> list[dict[str, Any]]:
     client, dataset = loaded
     return [dict(r) for r in client.query(tables.render_sql(sql, client.project, dataset)).result()]
 
 
-def view(loaded: tuple[bigquery.Client, str], name: str, order_by: str) -> list[dict]:
+def view(loaded: tuple[bigquery.Client, str], name: str, order_by: str) -> list[dict[str, Any]]:
     return run(loaded, f"SELECT * FROM `${{project}}.${{dataset}}.{name}` ORDER BY {order_by}")
 
 
-def example(loaded: tuple[bigquery.Client, str], name: str) -> list[dict]:
+def example(loaded: tuple[bigquery.Client, str], name: str) -> list[dict[str, Any]]:
     client, dataset = loaded
     sql = query.resolve_sql(name, client.project, dataset)
     return [dict(r) for r in client.query(sql).result()]
 
 
-def ts(row: dict) -> datetime:
+def ts(row: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(row["received_at"].replace("Z", "+00:00"))
 
 
@@ -292,7 +293,7 @@ def test_bet_timeline_orders_all_bet_messages_per_bet(loaded) -> None:
 def test_the_bet_timeline_covers_all_six_bet_types() -> None:
     sql = (tables.VIEWS_DIR / "bet_timeline.sql").read_text()
     assert all(name in sql for name in catalog.BET_TYPES)
-    assert {catalog.by_name(n).table for n in catalog.BET_TYPES} == {"bet_lifecycle"}
+    assert {message_type(n).table for n in catalog.BET_TYPES} == {"bet_lifecycle"}
 
 
 # --- example queries -----------------------------------------------------------------------------

@@ -102,7 +102,9 @@ def race(status: str, **kwargs: Any) -> dict[str, Any]:
     )
 
 
-def sweep(body: dict, operation: str, started: datetime, received: datetime) -> records.Frame:
+def sweep(
+    body: dict[str, Any], operation: str, started: datetime, received: datetime
+) -> records.Frame:
     data, attrs = q.query_page_message(
         body, operation, request_started_at=started, received_at=received
     )
@@ -218,16 +220,16 @@ def loaded(bigquery_emulator: BigQueryEmulator) -> Iterator[tuple[bigquery.Clien
     yield client, dataset
 
 
-def run(loaded: tuple[bigquery.Client, str], sql: str) -> list[dict]:
+def run(loaded: tuple[bigquery.Client, str], sql: str) -> list[dict[str, Any]]:
     client, dataset = loaded
     return [dict(r) for r in client.query(tables.render_sql(sql, client.project, dataset)).result()]
 
 
-def view(loaded: tuple[bigquery.Client, str], name: str, order_by: str) -> list[dict]:
+def view(loaded: tuple[bigquery.Client, str], name: str, order_by: str) -> list[dict[str, Any]]:
     return run(loaded, f"SELECT * FROM `${{project}}.${{dataset}}.{name}` ORDER BY {order_by}")
 
 
-def example(loaded: tuple[bigquery.Client, str], name: str) -> list[dict]:
+def example(loaded: tuple[bigquery.Client, str], name: str) -> list[dict[str, Any]]:
     client, dataset = loaded
     return [dict(r) for r in client.query(query.resolve_sql(name, client.project, dataset))]
 

@@ -11,7 +11,14 @@ from google.cloud import bigquery
 from contract import catalog
 from devstack.bigquery_emulator import BigQueryEmulator
 from pipeline import tables
-from pipeline.tables import diff_schema, merge_schema, render_sql, table_resource, view_sql
+from pipeline.tables import (
+    diff_schema,
+    merge_schema,
+    render_sql,
+    table_resource,
+    view_references,
+    view_sql,
+)
 
 POOL = catalog.TABLES["pool_total_changed"]
 
@@ -28,6 +35,31 @@ def test_view_sql_names_views_after_their_files(tmp_path: Path) -> None:
     (tmp_path / "a_view.sql").write_text("SELECT 1")
     (tmp_path / "notes.txt").write_text("ignored")
     assert view_sql("p", "d", tmp_path) == {"a_view": "SELECT 1", "b_view": "SELECT 2 FROM `p.d.x`"}
+
+
+def test_view_sql_puts_derived_views_after_the_views_they_read(tmp_path: Path) -> None:
+    (tmp_path / "derived").mkdir()
+    (tmp_path / "derived" / "a_named.sql").write_text("SELECT * FROM `${project}.${dataset}.z`")
+    (tmp_path / "z.sql").write_text("SELECT * FROM `${project}.${dataset}.t`")
+    views = view_sql("p", "d", tmp_path)
+    assert list(views) == ["z", "a_named"]  # creation order: not alphabetical across tiers
+    assert view_references(views["a_named"], "p", "d") == {"z"}
+
+
+def test_view_sql_refuses_a_name_defined_twice(tmp_path: Path) -> None:
+    (tmp_path / "derived").mkdir()
+    (tmp_path / "v.sql").write_text("SELECT 1")
+    (tmp_path / "derived" / "v.sql").write_text("SELECT 2")
+    with pytest.raises(ValueError, match="defined twice"):
+        view_sql("p", "d", tmp_path)
+
+
+def test_shipped_views_read_only_tables_and_views_created_before_them() -> None:
+    made: set[str] = set(catalog.TABLES)
+    for name, sql in view_sql("p", "d").items():
+        assert view_references(sql, "p", "d") <= made, name
+        made.add(name)
+    assert {"latest_events", "races"} <= made
 
 
 def test_every_shipped_view_renders() -> None:

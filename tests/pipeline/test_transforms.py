@@ -15,6 +15,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from contract import catalog
 from pipeline.transforms import NAMESPACE, ProcessFrames, table_for_row
+from tests.catalog_types import message_type
 from tests.pipeline.beam_helpers import T0, message, raw, streaming_options
 from testsupport import examples
 
@@ -329,8 +330,8 @@ def test_a_sweep_page_answered_before_a_newer_streamed_total_does_not_roll_it_ba
         (T0 + 2, [(page("p-old", 1, 6645.4), T0 + 2)]),
         (T0 + 3, [(page("p-same", 4, 7000), T0 + 3)]),
     )
-    pool_table = catalog.by_name("PoolTotalChanged").table
-    pool_topic = catalog.by_name("PoolTotalChanged").topic
+    pool_table = message_type("PoolTotalChanged").table
+    pool_topic = message_type("PoolTotalChanged").topic
 
     def check(out):
         assert_that(

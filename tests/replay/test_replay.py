@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable
 from concurrent.futures import Future
 
 import pytest
@@ -19,6 +20,14 @@ def _line(frame_id: str, received_at: str, data: str = '{"type":"ka"}') -> str:
     return json.dumps(
         {"data": data, "attributes": {"frame_id": frame_id, "received_at": received_at}}
     )
+
+
+def _captured(lines: Iterable[str]) -> list[replay.CapturedFrame]:
+    """Every line read as a frame; fails the test, showing the errors, if one is unreadable."""
+    items = list(replay.read_capture(lines))
+    frames = [i for i in items if isinstance(i, replay.CapturedFrame)]
+    assert frames == items, items
+    return frames
 
 
 def test_read_capture_reports_bad_lines_and_keeps_reading():
@@ -54,7 +63,7 @@ def test_dead_letter_record_lines_replay_byte_for_byte(tmp_path):
     ]
     record = tmp_path / "dead-letters.jsonl"
     DeadLetterRecord(str(record)).write(frames, "test", "InvalidArgument: test")
-    got = list(replay.read_capture(record.read_text().splitlines()))
+    got = _captured(record.read_text().splitlines())
     assert [(g.data, g.attributes) for g in got] == [(f.data, f.attributes) for f in frames]
     [bad] = replay.read_capture(['{"data_base64": "***", "attributes": {}}'])
     assert isinstance(bad, replay.CaptureError) and "base64" in str(bad)
@@ -88,14 +97,14 @@ class Bar:
         return None
 
 
-def _done(value: str = "1") -> Future:
-    future: Future = Future()
+def _done(value: str = "1") -> Future[str]:
+    future: Future[str] = Future()
     future.set_result(value)
     return future
 
 
 def test_replay_names_failed_publishes_and_unreadable_lines_and_paces_with_sleep():
-    items = [
+    items: list[replay.CapturedFrame | replay.CaptureError] = [
         replay.parse_line(_line("a", "2026-11-26T10:00:00.000Z"), 1),
         replay.CaptureError("line 2: not JSON (Expecting value)"),
         replay.parse_line(_line("b", "2026-11-26T10:00:03.000Z"), 3),
@@ -104,7 +113,7 @@ def test_replay_names_failed_publishes_and_unreadable_lines_and_paces_with_sleep
 
     def publish(data, attrs):
         if attrs["frame_id"] == "b":
-            future: Future = Future()
+            future: Future[str] = Future()
             future.set_exception(RuntimeError("topic gone"))
             return future
         return _done()
@@ -122,7 +131,7 @@ def test_replay_streams_its_input_and_bounds_what_is_in_flight():
     consumed = 0
     settled: list[int] = []
 
-    class Tracked(Future):
+    class Tracked(Future[str]):
         def __init__(self, index: int) -> None:
             super().__init__()
             self.index = index
@@ -239,20 +248,20 @@ def test_query_pages_are_captured_with_their_attributes_and_replayed_alike(tmp_p
     forwarder.offer(Frame(page, page_attrs))
     assert forwarder.close(10)
 
-    frames = [f for f in replay.read_capture(capture.read_text().splitlines())]
-    assert all(isinstance(f, replay.CapturedFrame) for f in frames)
+    frames = _captured(capture.read_text().splitlines())
     assert [f.source for f in frames] == ["subscription", "query"]
     query = list(replay.select_source(frames, "query"))
     assert [(f.data, f.attributes) for f in query] == [(page, page_attrs)]
     assert list(replay.select_source(frames, "all")) == frames
     bad = replay.CaptureError("line 9: not JSON")
-    assert list(replay.select_source([bad, *frames], "subscription")) == [bad, frames[0]]
+    mixed: list[replay.CapturedFrame | replay.CaptureError] = [bad, *frames]
+    assert list(replay.select_source(mixed, "subscription")) == [bad, frames[0]]
 
-    published: list[tuple[bytes, dict]] = []
+    published: list[tuple[bytes, dict[str, str]]] = []
 
     def publish(data, attrs):
         published.append((data, attrs))
-        future: Future = Future()
+        future: Future[str] = Future()
         future.set_result("id")
         return future
 

@@ -11,19 +11,20 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import date, datetime
+from typing import Any
 
 import pytest
 
 from contract.queries import EVENTS_QUERY, PRODUCTS_QUERY, page_info, variables
 from simulator.query_api import answer, decode_cursor, encode_cursor, handle, root_field
-from simulator.racing import RaceDay
+from simulator.racing import Message, RaceDay
 from simulator.state import DayState
 from testsupport.simulator_process import API_KEY, SimulatorProcess, wait_until
 
 DAY = date(2026, 11, 30)
 
 
-def _day(messages: int, seed: int = 3) -> tuple[DayState, list]:
+def _day(messages: int, seed: int = 3) -> tuple[DayState, list[Message]]:
     state = DayState()
     stream = RaceDay(seed, start=DAY, on_meeting=state.add_meeting).messages()
     sent = list(itertools.islice(stream, messages))
@@ -32,7 +33,7 @@ def _day(messages: int, seed: int = 3) -> tuple[DayState, list]:
     return state, sent
 
 
-def _all_pages(state: DayState, operation: str, first: int) -> list[dict]:
+def _all_pages(state: DayState, operation: str, first: int) -> list[dict[str, Any]]:
     document = PRODUCTS_QUERY if operation == "products" else EVENTS_QUERY
     nodes, after, pages = [], None, 0
     while True:
@@ -166,7 +167,7 @@ def test_handle_checks_the_key_and_echoes_the_request_id() -> None:
     state, _ = _day(10)
     body = json.dumps({"query": EVENTS_QUERY, "variables": {"first": 2}}).encode()
 
-    def run(fn: Callable) -> object:
+    def run(fn: Callable[[DayState], object]) -> object:
         return fn(state)
 
     status, headers, data = handle(None, "abc123", body, API_KEY, run)
@@ -182,7 +183,9 @@ def test_handle_checks_the_key_and_echoes_the_request_id() -> None:
 # -- the running simulator --------------------------------------------------------------------------
 
 
-def _post(url: str, payload: dict | None, key: str | None = API_KEY) -> tuple[int, dict, dict]:
+def _post(
+    url: str, payload: dict[str, Any] | None, key: str | None = API_KEY
+) -> tuple[int, dict[str, Any], dict[str, Any]]:
     data = json.dumps(payload).encode() if payload is not None else b""
     req = urllib.request.Request(url, data=data, method="POST")
     req.add_header("Content-Type", "application/json")
@@ -240,7 +243,7 @@ def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
     base = f"http://127.0.0.1:{sim.control_port}"
 
     async def deaf_session() -> tuple[int, int]:
-        async with connect(sim.url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        async with connect(sim.url, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             init = {"type": "connection_init", "payload": {"authorization": f"Api-Key {API_KEY}"}}
             await ws.send(json.dumps(init))
             query = "subscription P { onPoolTotalChanged { productId } }"
@@ -268,7 +271,7 @@ def test_deaf_sockets_and_outages_lose_messages_while_the_day_goes_on(
 
     async def refused() -> int:
         try:
-            async with connect(sim.url, subprotocols=["graphql-ws"]):  # type: ignore[list-item]
+            async with connect(sim.url, subprotocols=["graphql-ws"]):  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
                 return 101
         except InvalidStatus as exc:
             return exc.response.status_code

@@ -7,6 +7,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -15,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from testsupport.simulator_process import API_KEY, SimulatorProcess, wait_until
 
 
-def http(url: str, method: str = "GET") -> tuple[int, dict]:
+def http(url: str, method: str = "GET") -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(url, method=method, data=b"" if method == "POST" else None)
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -59,7 +60,7 @@ def test_init_timeout_closes_4408(
     sim = start_simulator("--init-timeout", "0.5")
 
     async def idle() -> tuple[str | None, int | None]:
-        async with connect(sim.url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]
+        async with connect(sim.url, subprotocols=[protocol]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             try:
                 await asyncio.wait_for(ws.recv(), 30)
             except ConnectionClosed as exc:
@@ -75,14 +76,14 @@ def test_keepalives_and_data_over_a_raw_socket(
 ) -> None:
     sim = start_simulator("--keepalive", "0.2", "--rate", "50", "--protocols", "graphql-ws")
 
-    async def session() -> list[dict]:
-        async with connect(sim.url, subprotocols=["graphql-transport-ws", "graphql-ws"]) as ws:  # type: ignore[list-item]
+    async def session() -> list[dict[str, Any]]:
+        async with connect(sim.url, subprotocols=["graphql-transport-ws", "graphql-ws"]) as ws:  # type: ignore[list-item]  # websockets wants its Subprotocol NewType
             assert ws.subprotocol == "graphql-ws"
             init = {"type": "connection_init", "payload": {"authorization": f"Api-Key {API_KEY}"}}
             await ws.send(json.dumps(init))
             query = "subscription P { onPoolTotalChanged { productId } }"
             await ws.send(json.dumps({"id": "a", "type": "start", "payload": {"query": query}}))
-            frames: list[dict] = []
+            frames: list[dict[str, Any]] = []
             while not (
                 any(f["type"] == "data" for f in frames)
                 and sum(f["type"] == "ka" for f in frames) >= 3

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,14 @@ def subscribe(sid: str, query: str, protocol: str = T) -> str:
     return json.dumps({"id": sid, "type": kind, "payload": {"query": query}})
 
 
-def sent(actions: list) -> list[dict]:
+def sent(actions: list[Send | Close]) -> list[dict[str, Any]]:
     return [json.loads(a.text) for a in actions if isinstance(a, Send)]
+
+
+def close_code(actions: list[Send | Close]) -> int:
+    """The code of the close the session answered with (the first action must be a close)."""
+    assert isinstance(actions[0], Close), actions
+    return actions[0].code
 
 
 def test_root_fields() -> None:
@@ -73,15 +80,15 @@ def test_protocol_violations_close() -> None:
     ]
     s.receive(init())
     assert s.receive(init()) == [Close(4429, "Too many initialisation requests")]
-    assert s.receive("not json")[0].code == 4400
-    assert s.receive('{"type":"start","id":"1"}')[0].code == 4400  # legacy type on modern
+    assert close_code(s.receive("not json")) == 4400
+    assert close_code(s.receive('{"type":"start","id":"1"}')) == 4400  # legacy type on modern
     s.receive(subscribe("1", "subscription { onBetAccepted { betId } }"))
-    assert s.receive(subscribe("1", "subscription { onBetAccepted { betId } }"))[0].code == 4409
+    assert close_code(s.receive(subscribe("1", "subscription { onBetAccepted { betId } }"))) == 4409
     legacy = session(L)
     legacy.receive(init())
     legacy.receive(subscribe("1", "subscription { onBetAccepted { betId } }", L))
     assert (
-        legacy.receive(subscribe("1", "subscription { onBetAccepted { betId } }", L))[0].code
+        close_code(legacy.receive(subscribe("1", "subscription { onBetAccepted { betId } }", L)))
         == 1011
     )
 

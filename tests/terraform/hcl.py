@@ -36,20 +36,20 @@ def parse_file(path: Path) -> dict[str, Any]:
 class Config:
     """Every block of the configuration's ``*.tf`` files, merged."""
 
-    resources: dict[tuple[str, str], dict] = field(default_factory=dict)
-    variables: dict[str, dict] = field(default_factory=dict)
+    resources: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
     locals: dict[str, Any] = field(default_factory=dict)
-    outputs: dict[str, dict] = field(default_factory=dict)
-    files: dict[str, dict] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def of_type(self, rtype: str) -> dict[str, dict]:
+    def of_type(self, rtype: str) -> dict[str, dict[str, Any]]:
         return {name: body for (t, name), body in self.resources.items() if t == rtype}
 
-    def resource(self, rtype: str, name: str) -> dict:
+    def resource(self, rtype: str, name: str) -> dict[str, Any]:
         return self.resources[(rtype, name)]
 
     @property
-    def catalog_json(self) -> dict:
+    def catalog_json(self) -> dict[str, Any]:
         return json.loads((TERRAFORM / "generated" / "catalog.json").read_text(encoding="utf-8"))
 
     def variable_default(self, name: str) -> Any:
@@ -110,7 +110,7 @@ def load() -> Config:
     return config
 
 
-def block(body: dict, name: str) -> dict:
+def block(body: dict[str, Any], name: str) -> dict[str, Any]:
     """The single nested block ``name`` of a resource body (hcl2 gives a list)."""
     value = body[name]
     if isinstance(value, list):

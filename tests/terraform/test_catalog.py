@@ -12,6 +12,7 @@ import json
 import re
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,7 +178,7 @@ def test_tables_match_the_catalog_exactly() -> None:
 
 
 def test_money_is_numeric_never_float() -> None:
-    def walk(fields: list[dict]) -> list[dict]:
+    def walk(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for f in fields:
             out.append(f)
@@ -198,21 +199,60 @@ def test_money_is_numeric_never_float() -> None:
 VIEWS_DIR = ROOT / "pipeline" / "sql" / "views"
 
 
+DERIVED_DIR = VIEWS_DIR / "derived"
+BASE_VIEWS = frozenset(p.stem for p in VIEWS_DIR.glob("*.sql"))
+
+
 def test_one_view_resource_per_sql_file() -> None:
     config = load()
-    view = config.resource("google_bigquery_table", "view")
-    assert view["for_each"] == "${local.view_files}"
-    assert view["table_id"] == "${each.key}"
-    assert 'fileset(local.views_dir, "*.sql")' in config.locals["view_files"]
     assert config.locals["views_dir"] == "${path.module}/../pipeline/sql/views"
     assert (TERRAFORM / "../pipeline/sql/views").resolve() == VIEWS_DIR
-    query = block(view, "view")["query"]
-    assert "templatefile(each.value" in query
-    assert "project = var.project_id" in query and "dataset =" in query
+    for name, files, pattern in [
+        ("view", "view_files", 'fileset(local.views_dir, "*.sql")'),
+        ("derived_view", "derived_view_files", 'fileset("${local.views_dir}/derived", "*.sql")'),
+    ]:
+        view = config.resource("google_bigquery_table", name)
+        assert view["for_each"] == f"${{local.{files}}}"
+        assert view["table_id"] == "${each.key}"
+        assert pattern in config.locals[files]
+        query = block(view, "view")["query"]
+        assert "templatefile(each.value" in query
+        assert "project = var.project_id" in query and "dataset =" in query
 
 
-def view_file_problems(path: Path) -> list[str]:
-    """Why Terraform could not create a view from ``path`` (empty when it can)."""
+def test_derived_views_are_created_after_the_views_they_read() -> None:
+    """Terraform creates a resource's instances in parallel: derived views wait for the others."""
+    config = load()
+    depends = config.resource("google_bigquery_table", "derived_view")["depends_on"]
+    assert "${google_bigquery_table.view}" in depends
+    assert "${google_bigquery_table.catalog}" in depends
+    assert BASE_VIEWS.isdisjoint(p.stem for p in DERIVED_DIR.glob("*.sql"))
+    outputs = config.outputs["views"]["value"]
+    assert (
+        "google_bigquery_table.view" in outputs and "google_bigquery_table.derived_view" in outputs
+    )
+
+
+def test_views_moved_to_derived_are_moved_in_state_not_recreated() -> None:
+    """Each ``moved`` block takes a view to ``derived_view`` under its own name, and names a file
+    that is in ``derived/`` (a stale block would make ``terraform plan`` fail)."""
+    moved = [m for f in load().files.values() for m in f.get("moved", [])]
+    assert moved
+    derived = {p.stem for p in DERIVED_DIR.glob("*.sql")}
+    pattern = re.compile(r'\$\{google_bigquery_table\.(view|derived_view)\["([a-z_]+)"\]\}')
+    for m in moved:
+        source, target = pattern.fullmatch(m["from"]), pattern.fullmatch(m["to"])
+        assert source and target, m
+        assert (source[1], target[1]) == ("view", "derived_view"), m
+        assert source[2] == target[2] and target[2] in derived, m
+
+
+def view_file_problems(path: Path, readable: frozenset[str] = frozenset()) -> list[str]:
+    """Why Terraform could not create a view from ``path`` (empty when it can).
+
+    A view may read catalog tables and the views named in ``readable`` (for ``derived/``: the
+    views Terraform creates first).
+    """
     problems = []
     text = path.read_text(encoding="utf-8")
     try:
@@ -227,10 +267,11 @@ def view_file_problems(path: Path) -> list[str]:
         problems.append(f"bad view id {path.stem}")
     if not rendered.strip():
         problems.append("empty")
-    # Terraform creates the views in parallel, after the tables: a view may read tables only.
+    # Terraform creates the views of one resource in parallel, after the tables (and derived
+    # views after the others): a view may read tables only, a derived view also the others.
     for name in sorted(set(re.findall(r"\$\{dataset\}`?\.`?([A-Za-z_][A-Za-z0-9_]*)", text))):
-        if name not in catalog.TABLES:
-            problems.append(f"reads {name}, which is not a catalog table")
+        if name not in catalog.TABLES and name not in readable:
+            problems.append(f"reads {name}, which is not a catalog table or a view made first")
     return problems
 
 
@@ -239,6 +280,10 @@ def test_view_sql_files_render_with_project_and_dataset_only() -> None:
     files = sorted(VIEWS_DIR.glob("*.sql"))
     assert files, f"no analyst views in {VIEWS_DIR}"
     assert {p.name: view_file_problems(p) for p in files} == {p.name: [] for p in files}
+    derived = sorted(DERIVED_DIR.glob("*.sql"))
+    assert derived, f"no derived views in {DERIVED_DIR}"
+    found = {p.name: view_file_problems(p, BASE_VIEWS) for p in derived}
+    assert found == {p.name: [] for p in derived}
 
 
 @pytest.mark.parametrize(
@@ -257,3 +302,12 @@ def test_view_file_checker(tmp_path: Path, name: str, sql: str, ok: bool) -> Non
     path = tmp_path / f"{name}.sql"
     path.write_text(sql, encoding="utf-8")
     assert (view_file_problems(path) == []) is ok
+
+
+def test_view_file_checker_lets_derived_views_read_the_views_made_first(tmp_path: Path) -> None:
+    path = tmp_path / "named.sql"
+    path.write_text("SELECT * FROM `${project}.${dataset}.latest_events`", encoding="utf-8")
+    assert view_file_problems(path) != []
+    assert view_file_problems(path, BASE_VIEWS) == []
+    path.write_text("SELECT * FROM `${project}.${dataset}.races`", encoding="utf-8")
+    assert view_file_problems(path, BASE_VIEWS) != []  # a derived view on a derived view

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ from tests.tools import missing_tool
 CHECKOV = ROOT / ".iacvenv" / "bin" / "checkov"
 
 
-def _run() -> dict:
+def _run() -> dict[str, Any]:
     if not CHECKOV.exists():
         missing_tool("checkov is not installed (make install creates .iacvenv)")
     env = {
@@ -53,11 +54,11 @@ def _run() -> dict:
 
 
 @pytest.fixture(scope="module")
-def findings() -> dict:
+def findings() -> dict[str, Any]:
     return _run()
 
 
-def test_terraform_has_no_failed_check(findings: dict) -> None:
+def test_terraform_has_no_failed_check(findings: dict[str, Any]) -> None:
     failed = [
         f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range'][0]}): "
         f"{c['check_name']}"
@@ -67,7 +68,7 @@ def test_terraform_has_no_failed_check(findings: dict) -> None:
     assert findings["passed"], "checkov checked nothing (the scan would be vacuous)"
 
 
-def test_every_skip_says_why(findings: dict) -> None:
+def test_every_skip_says_why(findings: dict[str, Any]) -> None:
     unexplained = [
         f"{c['check_id']} {c['resource']}"
         for c in findings["skipped"]

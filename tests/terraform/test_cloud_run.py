@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
 from tests.terraform.hcl import ROOT, block, load
 
 
-def _service(name: str) -> tuple[dict, dict]:
+def _service(name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     body = load().resource("google_cloud_run_v2_service", name)
     template = block(body, "template")
     return template, block(template, "containers")
 
 
-def _env(container: dict) -> dict[str, dict]:
+def _env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["name"]: e for e in container["env"]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.deploy.makefile import PROJECT, make_dry_run
 from tests.terraform.hcl import ROOT, load
@@ -10,7 +11,7 @@ from tests.terraform.hcl import ROOT, load
 METADATA = json.loads((ROOT / "deploy" / "flex_template" / "metadata.json").read_text())
 
 
-def _job() -> dict:
+def _job() -> dict[str, Any]:
     return load().resource("google_dataflow_flex_template_job", "pipeline")
 
 

@@ -9,6 +9,7 @@ grant added, removed or widened without updating this table fails.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from tests.terraform.hcl import REF, load
 
@@ -71,7 +72,7 @@ WEBAPP_PERMISSIONS = {
 _SCOPE_ATTRS = ("topic", "subscription", "secret_id", "dataset_id", "bucket", "repository", "name")
 
 
-def _who(body: dict) -> str:
+def _who(body: dict[str, Any]) -> str:
     member = body["member"]
     config = load()
     sa = re.fullmatch(r"\$\{google_service_account\.([a-z_]+)\.member\}", member)
@@ -90,13 +91,13 @@ def _who(body: dict) -> str:
     raise AssertionError(f"unknown member {member!r}")
 
 
-def _role(body: dict) -> str:
+def _role(body: dict[str, Any]) -> str:
     role = body["role"]
     custom = re.fullmatch(r"\$\{(google_project_iam_custom_role\.[a-z_]+)\.id\}", role)
     return custom.group(1) if custom else role
 
 
-def _scope(rtype: str, body: dict) -> str:
+def _scope(rtype: str, body: dict[str, Any]) -> str:
     if rtype == "google_project_iam_member":
         return PROJECT
     attr = next(a for a in _SCOPE_ATTRS if a in body)

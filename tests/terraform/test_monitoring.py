@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 from contract import catalog
 from tests.deploy.makefile import make_dry_run
 from tests.terraform.hcl import block, load
 
 
-def _condition(policy: str) -> dict:
+def _condition(policy: str) -> dict[str, Any]:
     return block(load().resource("google_monitoring_alert_policy", policy), "conditions")
 
 
@@ -96,7 +97,9 @@ def test_dataflow_lag_alert_names_the_job_the_makefile_launches() -> None:
 
 def test_dashboard_charts_the_pipeline_end_to_end() -> None:
     charts = load().locals["dashboard_charts"]
-    metrics = {re.search(r'metric.type = \\?"([^"\\]+)', c["filter"]).group(1) for c in charts}
+    found = [re.search(r'metric.type = \\?"([^"\\]+)', c["filter"]) for c in charts]
+    assert all(found), [c["filter"] for c, m in zip(charts, found, strict=True) if not m]
+    metrics = {m.group(1) for m in found if m}
     assert {
         "pubsub.googleapis.com/topic/send_message_operation_count",
         "pubsub.googleapis.com/subscription/oldest_unacked_message_age",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ WEBAPP_POLICIES = {
 RUNBOOK = ROOT / "docs" / "operations.md"
 
 
-def _policies() -> dict[str, dict]:
+def _policies() -> dict[str, dict[str, Any]]:
     return {
         name: body
         for name, body in load().of_type("google_monitoring_alert_policy").items()
@@ -29,7 +30,7 @@ def _policies() -> dict[str, dict]:
     }
 
 
-def _conditions(policy: str) -> list[dict]:
+def _conditions(policy: str) -> list[dict[str, Any]]:
     conditions = _policies()[policy]["conditions"]
     return conditions if isinstance(conditions, list) else [conditions]
 
@@ -119,7 +120,7 @@ def test_backlog_alert_matches_instance_subscriptions_and_ignores_orphans() -> N
     assert "subscription/ack_message_count" in _filter("webapp_subscription_backlog", 1)
 
 
-def _webapp_container() -> dict:
+def _webapp_container() -> dict[str, Any]:
     service = load().resource("google_cloud_run_v2_service", "webapp")
     return block(block(service, "template"), "containers")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.terraform.hcl import block, load
 
 
-def _jobs() -> dict[str, dict]:
+def _jobs() -> dict[str, dict[str, Any]]:
     """The scheduler jobs as Terraform would expand them: key → resolved attributes."""
     config = load()
     job = config.resource("google_cloud_scheduler_job", "connector")

@@ -35,7 +35,7 @@ def keys(value: Any) -> set[str]:
         ),
     ],
 )
-def test_example_pages_only_use_selected_fields(operation: str, body: dict) -> None:
+def test_example_pages_only_use_selected_fields(operation: str, body: dict[str, Any]) -> None:
     selected = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", queries.OPERATIONS[operation]))
     assert keys(body) - {"data", "errors"} - selected == set()
     assert queries.page_info(body, operation) == (False, "cursor-1")

@@ -49,7 +49,7 @@ class Page:
         self.ws = connect(ws_url, max_size=None, open_timeout=30)
         self._ids = itertools.count(1)
 
-    def call(self, method: str, **params: Any) -> dict:
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
         message_id = next(self._ids)
         self.ws.send(json.dumps({"id": message_id, "method": method, "params": params}))
         while True:

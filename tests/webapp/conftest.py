@@ -19,14 +19,14 @@ def make_app() -> Iterator[Callable[..., Flask]]:
     apps: list[Flask] = []
 
     def factory(**overrides: object) -> Flask:
-        settings = {
+        settings: dict[str, object] = {
             "pubsub_enabled": False,
             "heartbeat_seconds": 5.0,
             "flush_interval": 0.0,
             "reorder_ms": 0,
         }
         settings.update(overrides)
-        app = create_app(Config(**settings))  # type: ignore[arg-type]
+        app = create_app(Config(**settings))  # type: ignore[arg-type]  # each test passes Config fields of the right type
         app.config["TESTING"] = True
         apps.append(app)
         return app

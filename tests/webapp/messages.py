@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from contract import catalog
 from webapp.events import REFERENCE_TOPIC
@@ -19,7 +20,10 @@ WEBAPP_TOPICS: tuple[str, ...] = (*(t.name for t in catalog.TOPICS), REFERENCE_T
 
 
 def typed_message(
-    message_type: str, data: dict, payload: dict | None = None, received_at: str = RECEIVED_AT
+    message_type: str,
+    data: dict[str, Any],
+    payload: dict[str, Any] | None = None,
+    received_at: str = RECEIVED_AT,
 ) -> tuple[bytes, dict[str, str], str]:
     """(data bytes, attributes, topic name) of one typed-topic message."""
     spec = catalog.by_name(message_type)
@@ -77,7 +81,7 @@ def product_status(status: str, product_id: str = PRODUCT) -> tuple[bytes, dict[
 def reference(
     kind: str,
     entity_id: str,
-    values: dict,
+    values: dict[str, Any],
     as_of: str = "2026-11-26T09:00:00.000Z",
     frame_id: str | None = None,
     event_id: str | None = None,

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from devstack.processes import ManagedProcess, free_port, wait_for_http
 from webapp import sse
@@ -61,11 +62,11 @@ class WebApp:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def status(self) -> dict:
+    def status(self) -> dict[str, Any]:
         with urllib.request.urlopen(self.url("/status"), timeout=10) as resp:
             return json.load(resp)
 
-    def status_with(self, token: str) -> dict:
+    def status_with(self, token: str) -> dict[str, Any]:
         """``/status`` with a bearer token (when access control is on)."""
         request = urllib.request.Request(
             self.url("/status"), headers={"Authorization": f"Bearer {token}"}

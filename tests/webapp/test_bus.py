@@ -28,8 +28,8 @@ def test_events_carry_their_data_derived_ids_and_ring_positions() -> None:
     bus = EventBus(epoch="ep")
     incoming = [_pool() for _ in range(3)]
     events = [bus.publish(i) for i in incoming]
-    assert [e.id for e in events] == [i.id for i in incoming]  # type: ignore[union-attr]
-    assert [e.seq for e in events] == [1, 2, 3]  # type: ignore[union-attr]
+    assert [e.id for e in events] == [i.id for i in incoming]  # type: ignore[union-attr]  # released at once: in order, no reorder window
+    assert [e.seq for e in events] == [1, 2, 3]  # type: ignore[union-attr]  # released at once: in order, no reorder window
 
 
 def test_redelivered_or_republished_messages_are_not_sent_twice() -> None:
@@ -110,7 +110,7 @@ def test_a_client_that_finished_its_write_is_not_timed_out() -> None:
 
 def test_replay_plan_is_bounded_by_the_client_queue() -> None:
     bus = EventBus(buffer_size=100, client_queue=10, epoch="ep")
-    ids = [bus.publish(_pool()).id for _ in range(30)]  # type: ignore[union-attr]
+    ids = [bus.publish(_pool()).id for _ in range(30)]  # type: ignore[union-attr]  # released at once: in order, no reorder window
     plan = bus.plan(ids[4])
     assert plan.after == 20 and plan.gap is not None and plan.gap.missed == 15
     assert bus.plan(ids[24]).after == 25 and bus.plan(ids[24]).gap is None
@@ -129,10 +129,10 @@ def test_close_ends_every_stream_without_counting_them_as_dropped() -> None:
 
 def test_stats_report_the_buffer_span() -> None:
     bus = EventBus(buffer_size=2, epoch="ep")
-    ids = [bus.publish(_pool()).id for _ in range(3)]  # type: ignore[union-attr]
+    ids = [bus.publish(_pool()).id for _ in range(3)]  # type: ignore[union-attr]  # released at once: in order, no reorder window
     stats = bus.stats()
     assert (stats.oldest_id, stats.newest_id, stats.buffer_size) == (ids[1], ids[2], 2)
-    assert stats.oldest_at is not None and stats.newest_at >= stats.oldest_at  # type: ignore[operator]
+    assert stats.oldest_at is not None and stats.newest_at >= stats.oldest_at  # type: ignore[operator]  # newest_at is set whenever oldest_at is
 
 
 def test_client_queue_cannot_exceed_the_buffer() -> None:

@@ -38,8 +38,8 @@ def test_values_from_the_environment() -> None:
     assert config.cors_origins == ("https://a.example", "https://b.example")
     assert config.max_streams_per_client == 3 and config.heartbeat_seconds == 2.5
     assert config.buffer_size == config.client_queue == 500 and config.port == 9000
-    assert [k.kid for k in config.token_keys.keys] == ["k2", "k1"]  # type: ignore[union-attr]
-    assert config.token_keys.signing.kid == "k2"  # type: ignore[union-attr]
+    assert [k.kid for k in config.token_keys.keys] == ["k2", "k1"]  # type: ignore[union-attr]  # WEBAPP_TOKEN_KEYS is set in this test
+    assert config.token_keys.signing.kid == "k2"  # type: ignore[union-attr]  # WEBAPP_TOKEN_KEYS is set in this test
     assert config.market_data_open and config.access.enabled
     assert (config.access.audience, config.access.issuer) == ("tote-webapp", "tote-realtime")
     assert SECRET not in repr(config) and SECRET not in repr(config.access)

@@ -39,7 +39,9 @@ def test_dashboard_shows_live_pool_updates(
     def publish(*messages: tuple[bytes, dict[str, str], str]) -> None:
         for data, attributes, topic in messages:
             publisher.publish(
-                publisher.topic_path(project, prefix + topic), data, **attributes
+                publisher.topic_path(project, prefix + topic),
+                data,
+                **attributes,  # type: ignore[arg-type]  # str attributes (mypy: retry=)
             ).result(timeout=30)
 
     env = {

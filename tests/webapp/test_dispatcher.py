@@ -52,7 +52,7 @@ def _read_events(peer: socket.socket, parser: sse.Parser, count: int) -> list[ss
 
 def _ids(bus: EventBus, count: int) -> list[str]:
     """The ids of the first ``count`` events the bus released, in release order."""
-    return [bus._ring.get(seq).id for seq in range(1, count + 1)]  # type: ignore[union-attr]
+    return [bus._ring.get(seq).id for seq in range(1, count + 1)]  # type: ignore[union-attr]  # a sequence number within the ring's bounds
 
 
 def _publish(bus: EventBus, n: int, size: int = 10) -> None:
@@ -69,8 +69,8 @@ def test_adopted_stream_receives_every_event_in_order(
     events = _read_events(peer, sse.Parser(), 50)
     assert [m.id for m in events] == _ids(bus, 50)
     assert all(m.event == "pool-total" for m in events)
-    assert dispatcher.event_delay.summary()["samples"] >= 1
-    assert dispatcher.tick_duration.summary()["samples"] >= 1
+    assert (dispatcher.event_delay.summary()["samples"] or 0) >= 1
+    assert (dispatcher.tick_duration.summary()["samples"] or 0) >= 1
 
 
 def test_filters_and_heartbeats(bus: EventBus, dispatcher: Dispatcher) -> None:

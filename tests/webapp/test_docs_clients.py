@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
@@ -24,7 +25,7 @@ def _server_client() -> Callable[..., None]:
     section = text[text.index("A server (Python") :]
     code = re.search(r"```python\n(.*?)```", section, re.S)
     assert code is not None, "docs/webapp.md lost its server client"
-    namespace: dict = {}
+    namespace: dict[str, Any] = {}
     exec(compile(code.group(1), str(DOC), "exec"), namespace)
     return namespace["follow"]
 
@@ -52,9 +53,9 @@ def test_the_documented_server_client_resumes_after_a_cut(make_app: Callable[...
     producer = threading.Thread(target=produce)
     producer.start()
     seen: list[str] = []
-    cuts = []
+    cuts: list[int] = []
 
-    def handle(stream: str, data: dict) -> bool:
+    def handle(stream: str, data: dict[str, Any]) -> bool:
         seen.append(data["data"]["gross_amounts"][0]["amount"])
         if len(seen) == 3 and not cuts:  # the first event of the stream
             cuts.append(1)

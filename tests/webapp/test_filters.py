@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, product_status
@@ -19,7 +21,7 @@ def test_no_parameters_match_everything() -> None:
 
 def test_types_are_comma_separated_and_may_repeat() -> None:
     f = EventFilter.from_query({"types": ["pool-total, product-status", "event-status"]})
-    assert f.streams == {"pool-total", "product-status", "event-status"}
+    assert f.streams == frozenset({"pool-total", "product-status", "event-status"})
     assert f.matches(_event(pool_total("1")))
     assert not f.matches(_event(_bet()))
 
@@ -64,7 +66,7 @@ def test_filters_are_hashable_for_the_dispatcher_cache() -> None:
     assert hash(a) == hash(b) and a == b
 
 
-def _named_pool(context: dict) -> Event:
+def _named_pool(context: dict[str, Any]) -> Event:
     return make_event(parse_message(*pool_total("1")), 1, context)
 
 
@@ -78,7 +80,8 @@ def test_a_race_selects_its_pools_through_the_reference_data() -> None:
 
 def test_venue_and_bet_type_select_several_values_from_the_reference_data() -> None:
     f = EventFilter.from_query({"venue": ["newcastle", "Ascot"], "bet_type": ["win,place"]})
-    assert f.venues == {"newcastle", "ascot"} and f.bet_types == {"WIN", "PLACE"}
+    assert f.venues == frozenset({"newcastle", "ascot"})
+    assert f.bet_types == frozenset({"WIN", "PLACE"})
     assert f.matches(_named_pool({"venue": "Newcastle", "bet_type": "WIN"}))
     assert not f.matches(_named_pool({"venue": "Newcastle", "bet_type": "EXACTA"}))
     assert not f.matches(_named_pool({"venue": "Kempton", "bet_type": "WIN"}))

@@ -18,6 +18,7 @@ from devstack.provision import WEBAPP_TOPIC_RETENTION, ensure_topics
 from devstack.pubsub_emulator import PubSubEmulator
 from tests.webapp.messages import PRODUCT, WEBAPP_TOPICS, event_status, pool_total, product_status
 from tests.webapp.servers import WAIT, poll, webapp_server
+from webapp import sse
 from webapp.events import EventKey
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
@@ -39,7 +40,9 @@ class Publisher:
     def __call__(self, *messages: tuple[bytes, dict[str, str], str]) -> None:
         futures = [
             self.client.publish(
-                self.client.topic_path(self.project, self.prefix + topic), data, **attrs
+                self.client.topic_path(self.project, self.prefix + topic),
+                data,
+                **attrs,  # type: ignore[arg-type]  # str attributes (mypy: retry=)
             )
             for data, attrs, topic in messages
         ]
@@ -73,10 +76,14 @@ def fat_pool_total(i: int) -> tuple[bytes, dict[str, str], str]:
     return json.dumps(message).encode(), attributes, topic
 
 
-def _amounts(messages: list) -> list[str]:
-    return [
-        m.json()["data"]["gross_amounts"][0]["amount"] for m in messages if m.event == "pool-total"
-    ]
+def _amounts(messages: list[sse.Message]) -> list[str]:
+    amounts = []
+    for m in messages:
+        if m.event == "pool-total":
+            body = m.json()
+            assert isinstance(body, dict), body
+            amounts.append(body["data"]["gross_amounts"][0]["amount"])
+    return amounts
 
 
 def test_published_events_reach_a_connected_sse_client(
@@ -90,7 +97,7 @@ def test_published_events_reach_a_connected_sse_client(
         everything = app.stream()
         pools = app.stream(f"/events?types=pool-total&product_id={PRODUCT}")
         assert everything.status == 200
-        assert everything.response.getheader("Content-Type").startswith("text/event-stream")
+        assert everything.response.getheader("Content-Type", "").startswith("text/event-stream")
         assert poll(lambda: app.status()["clients"]["connected"] == 2)
         publish(product_status("OPEN"), pool_total("100.5"), event_status("OFF"))
         got = everything.read_until(3)
@@ -130,7 +137,7 @@ def test_last_event_id_replay_has_no_gap(
         assert poll(lambda: app.status()["clients"]["connected"] == 0)
         publish(*(pool_total(f"{i}") for i in range(5, 10)))
         assert poll(lambda: app.status()["events"]["in"] == 10)
-        again = app.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]
+        again = app.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]  # a streamed event always has an id
         publish(pool_total("10"))
         resumed = again.read_until(6)
         ids = [m.id for m in seen + resumed]
@@ -215,7 +222,7 @@ def test_the_stream_continues_exactly_once_across_a_restart_on_another_port(
     with webapp_server(logs, name="webapp-b", **env) as b:
         state = json.loads(urllib.request.urlopen(b.url("/state"), timeout=WAIT).read())
         assert state["count"] == 1  # one pool: its latest total
-        resumed_stream = b.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]
+        resumed_stream = b.stream(headers={"Last-Event-ID": seen[-1].id})  # type: ignore[dict-item]  # a streamed event always has an id
         publish(*(numbered(i) for i in range(40, 45)))
         resumed = resumed_stream.read_until(25)
         resumed_stream.close()

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from tests.responses import json_body
 from webapp.runtime import Runtime
 
 
@@ -16,4 +17,4 @@ def test_liveness_follows_the_dispatcher_not_pubsub(make_app: Callable[..., Flas
     runtime: Runtime = app.extensions["tote"]
     runtime.dispatcher.stop()  # the writer thread gone while the app still takes requests
     broken = client.get("/healthz")
-    assert broken.status_code == 503 and broken.json["status"] == "broken"
+    assert broken.status_code == 503 and json_body(broken)["status"] == "broken"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
+from tests.responses import json_body
 from webapp.runtime import Runtime
 
 
@@ -24,7 +25,7 @@ def test_superscript_digit_id_repeated_leaks_no_slot(make_app: Callable[..., Fla
     ok = client.get("/events")
     assert ok.status_code == 200
     ok.close()
-    assert client.get("/status").json["clients"]["connected"] == 0
+    assert json_body(client.get("/status"))["clients"]["connected"] == 0
     assert _runtime(app).limiter.open_streams() == 0
 
 
@@ -43,7 +44,7 @@ def test_any_error_while_opening_a_stream_releases_the_slot(
     for _ in range(3):
         if isinstance(error, ValueError):  # the client's id: a 400 with a JSON message
             response = client.get("/events?last_event_id=whatever-1")
-            assert response.status_code == 400 and response.json["error"]
+            assert response.status_code == 400 and json_body(response)["error"]
         else:  # our bug: a 500 (raised by the test client), but still no leaked slot
             with pytest.raises(type(error)):
                 client.get("/events")

@@ -13,6 +13,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.responses import json_body
 from tests.webapp.conftest import inject
 from tests.webapp.messages import pool_total
 from tests.webapp.servers import poll
@@ -52,7 +53,7 @@ def secured(make_app: Callable[..., Flask]) -> Callable[..., FlaskClient]:
 
 def first_events(response: TestResponse, app: Flask, count: int) -> list[sse.Message]:
     parser = sse.Parser()
-    chunks: Iterator[bytes] = iter(response.response)  # type: ignore[arg-type]
+    chunks: Iterator[bytes] = response.iter_encoded()
     got: list[sse.Message] = []
     list(parser.feed(next(chunks)))
     inject(app, BET)
@@ -64,7 +65,7 @@ def first_events(response: TestResponse, app: Flask, count: int) -> list[sse.Mes
 
 def assert_denied(response: TestResponse, status: int, reason: str) -> None:
     assert response.status_code == status, response.get_data(as_text=True)
-    assert response.json["reason"] == reason and response.json["error"]
+    assert json_body(response)["reason"] == reason and json_body(response)["error"]
     assert not response.headers["Content-Type"].startswith("text/event-stream")
     assert "Bearer" in response.headers["WWW-Authenticate"]
 
@@ -80,7 +81,7 @@ def assert_denied(response: TestResponse, status: int, reason: str) -> None:
             "bad-signature",
         ),
         (
-            bearer(jwt.encode({"sub": "x"}, None, algorithm="none", headers={"kid": "k1"})),
+            bearer(jwt.encode({"sub": "x"}, "", algorithm="none", headers={"kid": "k1"})),
             "",
             "algorithm",
         ),
@@ -115,7 +116,7 @@ def test_under_scoped_token_is_403_and_gets_no_stream(secured: Callable[..., Fla
     assert "insufficient_scope" in mixed.headers["WWW-Authenticate"]
     nothing = bearer(token(["a-stream-from-the-future"], ttl=600, extra=1))
     assert_denied(client.get("/events", headers=nothing), 403, "no-streams")
-    assert client.get("/status", headers=market).json["clients"]["connected"] == 0
+    assert json_body(client.get("/status", headers=market))["clients"]["connected"] == 0
 
 
 def test_market_token_without_types_gets_market_streams_only(
@@ -170,7 +171,7 @@ def test_stream_limit_is_per_token_subject(secured: Callable[..., FlaskClient]) 
     assert first.status_code == 200
     # Another address does not help alice: her limit follows her token.
     refused = client.get("/events", headers=alice, environ_base={"REMOTE_ADDR": "10.0.0.9"})
-    assert refused.status_code == 429 and "'alice'" in refused.json["error"]
+    assert refused.status_code == 429 and "'alice'" in json_body(refused)["error"]
     # Bob, from alice's address, has his own.
     bob = client.get("/events", headers=bearer(token(["market"], sub="bob")))
     assert bob.status_code == 200
@@ -207,7 +208,7 @@ def test_session_trades_a_bearer_token_for_an_httponly_cookie(
     assert_denied(client.post(f"/session?access_token={value}"), 401, "missing")  # header only
     opened = client.post("/session", headers=bearer(value))
     assert opened.status_code == 200
-    assert opened.json["sub"] == "alice" and "bet-lifecycle" in opened.json["streams"]
+    assert json_body(opened)["sub"] == "alice" and "bet-lifecycle" in json_body(opened)["streams"]
     cookie = opened.headers["Set-Cookie"]
     assert cookie.startswith(f"{ACCESS_COOKIE}={value};")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
@@ -269,7 +270,7 @@ def test_a_stream_ends_when_its_token_expires(
     with caplog.at_level(logging.INFO, logger="webapp.runtime"):
         response = client.get("/events", headers=bearer(short))
         assert response.status_code == 200
-        chunks = iter(response.response)  # type: ignore[arg-type]
+        chunks = response.iter_encoded()
         next(chunks)
         rest = list(chunks)  # returns once the reaper ends the stream (token expired)
         assert poll(

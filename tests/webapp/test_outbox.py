@@ -19,7 +19,7 @@ class FakeSocket:
         self.room = room
         self.data = b""
 
-    def send(self, view: memoryview) -> int:
+    def send(self, view: bytes | memoryview) -> int:  # send_framed passes bytes, flush views
         if self.room <= 0:
             raise BlockingIOError
         n = min(self.room, len(view))

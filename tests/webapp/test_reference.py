@@ -52,7 +52,7 @@ def test_an_older_version_never_replaces_a_newer_one() -> None:
     ref = _registry()
     assert ref.apply("event", RACE, 20, {"venue": "Newcastle (AW)"})
     assert not ref.apply("event", RACE, 15, {"venue": "stale"})
-    assert ref.get("event", RACE).values["venue"] == "Newcastle (AW)"  # type: ignore[union-attr]
+    assert ref.get("event", RACE).values["venue"] == "Newcastle (AW)"  # type: ignore[union-attr]  # applied just above
     assert ref.get("product", PRODUCT.lower()) is not None  # UUIDs compare lower-cased
 
 

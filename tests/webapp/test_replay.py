@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from webapp.events import EventKey
 from webapp.replay import Gap, ReplayPlan, plan_replay
 
@@ -8,7 +10,13 @@ KEY = EventKey.parse(ID)
 
 
 def _plan(last: str | None, **kw: object) -> ReplayPlan:
-    args: dict = {"found": None, "at_or_before": None, "oldest": 5, "head": 9, "covered": False}
+    args: dict[str, Any] = {
+        "found": None,
+        "at_or_before": None,
+        "oldest": 5,
+        "head": 9,
+        "covered": False,
+    }
     args.update(kw)
     return plan_replay(last, oldest_id="oldest", **args)
 

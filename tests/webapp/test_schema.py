@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -17,7 +18,7 @@ from webapp.events import parse_message
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schema"
 
 
-def _load(name: str) -> dict:
+def _load(name: str) -> dict[str, Any]:
     return json.loads((SCHEMA / name).read_text())
 
 

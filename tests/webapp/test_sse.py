@@ -40,7 +40,7 @@ def test_parser_handles_arbitrary_splits_comments_and_retry() -> None:
         + sse.event_frame("s-2", "product-status", '{"n":2}')
     )
     parser = sse.Parser()
-    messages = []
+    messages: list[sse.Message] = []
     for i in range(len(stream)):  # one byte at a time: worst case for an incremental parser
         messages.extend(parser.feed(stream[i : i + 1]))
     assert [(m.id, m.event, m.json()) for m in messages] == [

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from tests.webapp.messages import EVENT, PRODUCT, event_status, pool_total, reference, typed_message
 from webapp.bus import EventBus
-from webapp.events import parse_message
+from webapp.events import Event, Incoming, parse_message
 from webapp.filters import EventFilter
 
 
-def _items(bus: EventBus, query: dict | None = None, private: bool = False) -> list[dict]:
+def _released(bus: EventBus, incoming: Incoming) -> Event:
+    """``bus.publish`` of an event that must be released at once (not held, not a duplicate)."""
+    event = bus.publish(incoming)
+    assert event is not None, f"{incoming.id} was held or dropped"
+    return event
+
+
+def _items(
+    bus: EventBus, query: dict[str, Any] | None = None, private: bool = False
+) -> list[dict[str, Any]]:
     f = EventFilter.from_query(query or {})
     entries, _ = bus.snapshot(None if f.is_everything else f.matches, private=private)
     return [json.loads(e.item) for e in entries]
@@ -71,13 +81,13 @@ def test_bets_are_private_unless_authorised() -> None:
 def test_the_snapshot_resume_id_continues_the_stream_without_gap_or_duplicate() -> None:
     bus = EventBus(history_from_ms=0)  # the test's messages are from "before" the bus started
     _, empty_resume = bus.snapshot()
-    first = bus.publish(parse_message(*pool_total("1")))
+    first = _released(bus, parse_message(*pool_total("1")))
     _, resume = bus.snapshot()
-    assert resume == first.id  # type: ignore[union-attr]
-    second = bus.publish(parse_message(*pool_total("2")))
+    assert resume == first.id
+    second = _released(bus, parse_message(*pool_total("2")))
     plan = bus.plan(resume)
     client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
-    assert [e.id for e in client.take()] == [second.id]  # type: ignore[union-attr]
+    assert [e.id for e in client.take()] == [second.id]
     plan = bus.plan(empty_resume)  # a snapshot taken before anything arrived
     assert plan.gap is None
     client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
@@ -86,24 +96,25 @@ def test_the_snapshot_resume_id_continues_the_stream_without_gap_or_duplicate() 
 
 def test_items_follow_release_order_and_the_cached_answer_follows_changes() -> None:
     bus = EventBus()
-    pool = bus.publish(parse_message(*pool_total("1")))
-    race = bus.publish(
+    pool = _released(bus, parse_message(*pool_total("1")))
+    race = _released(
+        bus,
         parse_message(
             *typed_message(
                 "EventStatusChanged",
                 {"event_id": EVENT, "status": "OFF"},
                 received_at="2026-11-26T14:04:00.000Z",
             )
-        )
+        ),
     )
     body, count, resume = bus.snapshot_body()
-    assert count == 2 and resume == race.id  # type: ignore[union-attr]
-    assert body.index(pool.id.encode()) < body.index(race.id.encode())  # type: ignore[union-attr]
+    assert count == 2 and resume == race.id
+    assert body.index(pool.id.encode()) < body.index(race.id.encode())
     assert bus.snapshot_body()[0] is body  # unchanged state: the cached bytes
-    update = bus.publish(parse_message(*pool_total("2", received_at="2026-11-26T14:05:00.000Z")))
+    update = _released(bus, parse_message(*pool_total("2", received_at="2026-11-26T14:05:00.000Z")))
     body, count, _ = bus.snapshot_body()
-    assert count == 2 and pool.id.encode() not in body  # type: ignore[union-attr]
-    assert body.index(race.id.encode()) < body.index(update.id.encode())  # type: ignore[union-attr]
+    assert count == 2 and pool.id.encode() not in body
+    assert body.index(race.id.encode()) < body.index(update.id.encode())
     bus.publish(parse_message(*reference("product", PRODUCT, {"bet_type": "WIN"})))
     assert b'"bet_type":"WIN"' in bus.snapshot_body()[0]  # re-named: cache invalidated
 
@@ -112,11 +123,11 @@ def test_an_empty_snapshot_resumes_with_every_later_event_even_old_stamped_ones(
     bus = EventBus()  # its history starts now; the messages below are stamped days ago
     _, resume = bus.snapshot()
     assert resume.endswith("-0-00000000")
-    pool = bus.publish(parse_message(*pool_total("1")))
+    pool = _released(bus, parse_message(*pool_total("1")))
     plan = bus.plan(resume)
     assert plan.gap is None and plan.floor is None
     client = bus.connect(EventFilter(), after=plan.after, floor=plan.floor)
-    assert [e.id for e in client.take()] == [pool.id]  # type: ignore[union-attr]
+    assert [e.id for e in client.take()] == [pool.id]
     assert EventBus(history_from_ms=10**13).plan(resume).gap is not None  # history too short
 
 

@@ -38,13 +38,13 @@ def test_opening_has_retry_and_the_gap_notice_without_an_id() -> None:
 def test_replay_then_live_events_in_order() -> None:
     bus = EventBus(epoch="ep")
     _publish(bus, 5)
-    ids = [bus._ring.get(seq).id for seq in range(1, 6)]  # type: ignore[union-attr]
+    ids = [bus._ring.get(seq).id for seq in range(1, 6)]  # type: ignore[union-attr]  # a sequence number within the ring's bounds
     client = bus.connect(EventFilter(), after=bus.plan(ids[1]).after)
     stream = event_stream(bus, client, heartbeat=30, flush_interval=0, sleep=lambda _: None)
     chunks = [next(stream), next(stream)]
     _publish(bus, 2)
     chunks.append(next(stream))
-    ids += [bus._ring.get(seq).id for seq in (6, 7)]  # type: ignore[union-attr]
+    ids += [bus._ring.get(seq).id for seq in (6, 7)]  # type: ignore[union-attr]  # a sequence number within the ring's bounds
     assert [m.id for m in _messages(chunks)] == ids[2:]
     stream.close()
     # The last chunk was handed over but the server never asked for more: not counted as out.

@@ -31,7 +31,7 @@ def prefix(pubsub_emulator: PubSubEmulator, project: str) -> str:
 def _publish(project: str, prefix: str, message: tuple[bytes, dict[str, str], str]) -> None:
     publisher = pubsub_v1.PublisherClient()
     data, attributes, topic = message
-    publisher.publish(publisher.topic_path(project, prefix + topic), data, **attributes).result(
+    publisher.publish(publisher.topic_path(project, prefix + topic), data, **attributes).result(  # type: ignore[arg-type]  # str attributes (mypy: retry=)
         timeout=30
     )
 

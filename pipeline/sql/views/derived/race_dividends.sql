@@ -4,45 +4,9 @@
 -- newest dividend announcement by as_of (streamed or from a sweep); dividend_status says
 -- whether it is PROVISIONAL or FINAL.
 WITH
-  product AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.product_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_products` AS r
-    )
-    WHERE _recency = 1
-  ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
-  selection AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.selection_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_selections` AS r
-    )
-    WHERE _recency = 1
-  ),
+  product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
+  selection AS (SELECT * FROM `${project}.${dataset}.latest_selections`),
   announcement AS (
     SELECT * EXCEPT (_recency)
     FROM (

@@ -3,32 +3,8 @@
 -- in the pool's currency.  Status and total are the newest by as_of, streamed or from a sweep;
 -- names come from the reference tables (NULL until a sweep has named the pool).
 WITH
-  product AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.product_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_products` AS r
-    )
-    WHERE _recency = 1
-  ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   status AS (
     SELECT * EXCEPT (_recency)
     FROM (
@@ -46,22 +22,8 @@ WITH
     WHERE _recency = 1
   ),
   total AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        t.product_id,
-        t.gross_amounts,
-        t.net_amounts,
-        LOGICAL_OR(t.is_finalized) OVER (PARTITION BY t.product_id) AS is_finalized,
-        COALESCE(t.as_of, t.received_at) AS total_as_of,
-        ROW_NUMBER() OVER (
-          PARTITION BY t.product_id
-          ORDER BY COALESCE(t.as_of, t.received_at) DESC, t.received_at DESC, t.ingested_at DESC,
-            t.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.pool_total_changed` AS t
-    )
-    WHERE _recency = 1
+    SELECT product_id, gross_amounts, net_amounts, is_finalized, updated_at AS total_as_of
+    FROM `${project}.${dataset}.latest_pool_totals`
   ),
   ids AS (
     SELECT product_id FROM product

@@ -5,19 +5,7 @@
 -- STARTED (NULL until then, or when only later states were seen); off_time falls back to the
 -- scheduled start.  A race seen only on the stream has NULL names until a sweep names it.
 WITH
-  ref AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  ref AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   status AS (
     SELECT * EXCEPT (_recency)
     FROM (

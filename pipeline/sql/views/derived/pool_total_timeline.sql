@@ -4,50 +4,15 @@
 -- STARTED, else its scheduled start (off_observed says which); seconds_from_off is negative
 -- before the off.  A multi-leg pool is timed against its first leg's race.
 WITH
-  product AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.product_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_products` AS r
-    )
-    WHERE _recency = 1
-  ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   offs AS (
     SELECT event_id, MIN(COALESCE(as_of, received_at)) AS off_at
     FROM `${project}.${dataset}.event_status_changed`
     WHERE status = 'STARTED'
     GROUP BY event_id
   ),
-  totals AS (
-    SELECT * EXCEPT (_copy)
-    FROM (
-      SELECT
-        t.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY t.frame_id, t.received_at, t.product_id ORDER BY t.ingested_at
-        ) AS _copy
-      FROM `${project}.${dataset}.pool_total_changed` AS t
-    )
-    WHERE _copy = 1
-  ),
+  totals AS (SELECT * FROM `${project}.${dataset}.pool_total_changed_dedup`),
   timeline AS (
     SELECT
       totals.product_id,

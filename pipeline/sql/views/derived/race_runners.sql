@@ -3,19 +3,7 @@
 -- and the runner's finishing position in the latest result.  first_withdrawn_as_of is the first
 -- state that said WITHDRAWN (a frame's arrival, or the sweep that found it).
 WITH
-  ref AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.competitor_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_competitors` AS r
-    )
-    WHERE _recency = 1
-  ),
+  ref AS (SELECT * FROM `${project}.${dataset}.latest_competitors`),
   status AS (
     SELECT * EXCEPT (_recency)
     FROM (
@@ -36,19 +24,7 @@ WITH
     )
     WHERE _recency = 1
   ),
-  event AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        r.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY r.event_id
-          ORDER BY r.as_of DESC, r.received_at DESC, r.ingested_at DESC, r.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.reference_events` AS r
-    )
-    WHERE _recency = 1
-  ),
+  event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   result AS (
     SELECT t.event_id, c.competitor_id, c.finishing_position
     FROM (
