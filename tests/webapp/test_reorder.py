@@ -8,7 +8,7 @@ from tests.webapp.messages import pool_total
 from webapp.bus import EventBus
 from webapp.events import Incoming, parse_message
 from webapp.filters import EventFilter
-from webapp.reorder import TransitBaseline, hold_seconds
+from webapp.reorder import MIN_HOLD_SHARE, TransitBaseline, hold_seconds
 
 DELAY = 0.1
 
@@ -241,3 +241,14 @@ def test_a_burst_after_a_stall_is_still_released_in_id_order() -> None:
     assert bus.stats().late == 0
     ids = _ids(bus)[16:]
     assert ids == sorted(ids) and len(ids) == 10
+
+
+def test_the_documented_floor_window_and_warm_up_are_the_codes() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2].joinpath("docs", "webapp.md").read_text()
+    bullet = " ".join(docs[docs.index("* **Same order everywhere.**") :][:2500].split())
+    assert MIN_HOLD_SHARE == 0.25 and "SSE_REORDER_MS/4" in bullet
+    defaults = TransitBaseline()
+    assert f"the last {defaults.size} messages" in bullet
+    assert f"for the first {defaults.warmup} messages" in bullet
