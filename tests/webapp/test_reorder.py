@@ -252,3 +252,21 @@ def test_the_documented_floor_window_and_warm_up_are_the_codes() -> None:
     defaults = TransitBaseline()
     assert f"the last {defaults.size} messages" in bullet
     assert f"for the first {defaults.warmup} messages" in bullet
+
+
+# -- the benchmark's replay of recorded arrivals (benchmarks/reorder_replay.py) ----------------
+
+
+def test_the_replay_tells_the_two_rules_apart_on_the_same_arrivals() -> None:
+    from benchmarks.reorder_replay import Arrival, compare
+
+    # 20 fast messages (5 ms: the baseline), then two slow ones, the smaller id slower still.
+    arrivals = [Arrival(_message(i, i * 0.01), i * 0.01, i * 0.01 + 0.005) for i in range(20)]
+    arrivals.append(Arrival(_message(20, 0.2), 0.2, 0.35))  # 150 ms in transit
+    arrivals.append(Arrival(_message(21, 0.21), 0.21, 0.3))  # 90 ms: due at 0.325, not 0.4
+    results = {(r.rule, r.delay_ms): r for r in compare(arrivals, delays_ms=(100,))}
+    before, after = results["arrival", 100], results["publish", 100]
+    assert before.messages == after.messages == 22
+    assert before.late == 0  # 50 ms between the two arrivals: inside the arrival rule's 100
+    assert after.late == 1  # 20 arrives after 21's release: 145 ms over the fastest transit
+    assert after.p99_ms < before.p99_ms
