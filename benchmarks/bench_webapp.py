@@ -144,9 +144,15 @@ def _publish(rate: float, seconds: float, stop: threading.Event, counter: list[i
 
 
 def _baseline_subscriber(
-    latencies: list[float], state: dict[str, bool]
+    latencies: list[float],
+    state: dict[str, bool],
+    arrivals: list[tuple[bytes, dict[str, str], float, float]] | None = None,
 ) -> pubsub_v1.subscriber.futures.StreamingPullFuture:
-    """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency."""
+    """A plain streaming-pull subscriber on its own subscription: Pub/Sub's share of latency.
+
+    With ``arrivals``, also records (data, attributes, publish time, arrival) of every message
+    for the reorder-rule replay (``benchmarks/reorder_replay.py``).
+    """
     from google.cloud import pubsub_v1
 
     from devstack.provision import ensure_subscription
@@ -156,6 +162,9 @@ def _baseline_subscriber(
 
     def on_message(message: pubsub_v1.subscriber.message.Message) -> None:
         now = time.time_ns()
+        if arrivals is not None:
+            published = message.publish_time.timestamp()
+            arrivals.append((message.data, dict(message.attributes), published, now / 1e9))
         found = _SENT.search(message.data)
         if found and state["measure"]:
             latencies.append((now - int(found.group(1))) / 1e6)
@@ -217,7 +226,10 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
     master = args._pid
     worker = _worker_pid(master)
     baseline: list[float] = []
-    baseline_future = _baseline_subscriber(baseline, state)
+    arrivals: list[tuple[bytes, dict[str, str], float, float]] | None = (
+        [] if args.reorder_replay else None
+    )
+    baseline_future = _baseline_subscriber(baseline, state, arrivals)
     stop = threading.Event()
     published: list[int] = []
     total = args.warmup + args.duration
@@ -272,14 +284,38 @@ async def _run_clients(args: argparse.Namespace, port: int) -> None:
             f"{name} p50 {v.get('p50')} / p99 {v.get('p99')} ms" for name, v in server.items()
         )
     )
+    events = status.get("events", {})
+    print(
+        f"events in the bus: {events.get('in')}, late (released after a later id): "
+        f"{events.get('late')}, duplicates: {events.get('duplicates')}"
+    )
     print(f"server worker memory (RSS) with {status['clients']['connected']} streams: {rss:.0f} MB")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"CPU: server worker {100 * (cpu1 - cpu0) / (w1 - w0):.0f}% of one core, "
         f"benchmark clients+publisher {100 * (own1 - own0) / (w1 - w0):.0f}%"
     )
+    if arrivals:
+        _replay_rules(arrivals)
     ok = pct(0.99) < 250 and status["clients"]["connected"] >= args.clients
     print(f"target (>= {args.clients} clients, p99 < 250 ms): {'MET' if ok else 'NOT MET'}")
+
+
+def _replay_rules(arrivals: list[tuple[bytes, dict[str, str], float, float]]) -> None:
+    """Both reorder-hold rules on the plain subscriber's identical arrivals (see the module)."""
+    from benchmarks.reorder_replay import Arrival, compare
+    from webapp.events import parse_message
+
+    topic = f"projects/{PROJECT}/topics/{_TOPIC}"
+    recorded = [
+        Arrival(parse_message(data, attrs, topic, published_at=pub), pub, arrived)
+        for data, attrs, pub, arrived in arrivals
+    ]
+    for r in compare(recorded):
+        print(
+            f"replayed arrivals, hold from {r.rule} + {r.delay_ms} ms: late {r.late} of "
+            f"{r.messages}, publish->release p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -289,6 +325,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--flush-interval", type=float, default=None, help="SSE_FLUSH_INTERVAL")
+    parser.add_argument("--reorder-ms", type=int, default=None, help="SSE_REORDER_MS")
+    parser.add_argument(
+        "--reorder-replay",
+        action="store_true",
+        help="also replay the plain subscriber's arrivals under both reorder-hold rules",
+    )
     args = parser.parse_args(argv)
 
     logs = Path(tempfile.mkdtemp(prefix="bench-webapp-"))
@@ -309,6 +351,8 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.flush_interval is not None:
             env["SSE_FLUSH_INTERVAL"] = str(args.flush_interval)
+        if args.reorder_ms is not None:
+            env["SSE_REORDER_MS"] = str(args.reorder_ms)
         web = ManagedProcess(
             "webapp",
             [

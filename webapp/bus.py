@@ -1,10 +1,13 @@
 """The in-process event bus: one writer (the Pub/Sub shell), many readers (SSE streams).
 
 Order: events are **released** in event-id order (ids come from the data, see
-``webapp/events.py``).  Each message waits ``reorder_delay`` seconds in a heap, and the smallest
-key leaves only when it is due, so messages that arrive out of order by less than that delay
-are released in the same order on every instance.  A message later than that is released at
-once and counted as ``late``.  While the instance warms up (replaying its subscription window
+``webapp/events.py``).  Each message waits in a heap until it is due, and the smallest key
+leaves only when it is due, so messages that arrive out of order are released in the same order
+on every instance.  How long a message waits is :func:`webapp.reorder.hold_seconds`: at most
+``reorder_delay`` after its arrival, less by however much slower than the fastest recent message
+it travelled from Pub/Sub (its publish time), so the hold ends about ``reorder_delay`` after the
+message could first have arrived.  A message later than that is released at once and counted as
+``late``.  While the instance warms up (replaying its subscription window
 after a start) nothing is released; :meth:`EventBus.finish_warmup` then releases the window in
 order, so a fresh instance holds the same history as one that has been up for hours.
 
@@ -46,6 +49,7 @@ from webapp.events import (
 from webapp.filters import EventFilter
 from webapp.percentiles import Window
 from webapp.reference import ReferenceRegistry
+from webapp.reorder import TransitBaseline, hold_seconds
 from webapp.replay import ReplayPlan, plan_replay
 from webapp.ring import RingBuffer
 from webapp.state import BoardState, Entry
@@ -181,6 +185,7 @@ class EventBus:
         clock: Callable[[], float] = time.monotonic,
         *,
         reorder_delay: float = 0.0,
+        wall_clock: Callable[[], float] = time.time,
         warming: bool = False,
         history_from_ms: int | None = None,
     ) -> None:
@@ -193,6 +198,9 @@ class EventBus:
         self.write_timeout = write_timeout
         self.reorder_delay = reorder_delay
         self._clock = clock
+        self._wall_clock = wall_clock
+        """Compared with Pub/Sub publish times (transit); ``clock`` times the holds."""
+        self._transits = TransitBaseline()
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
         self._wake = threading.Condition(self._lock)
@@ -223,6 +231,8 @@ class EventBus:
         self._closed = False
         self.pubsub_delay = Window()
         """Seconds from Pub/Sub publish time to the bus (clock skew with Pub/Sub included)."""
+        self.holds = Window()
+        """Seconds each message was meant to be held for ordering (:func:`webapp.reorder.hold_seconds`)."""
 
     # -- writer side -------------------------------------------------------------------------
 
@@ -236,12 +246,28 @@ class EventBus:
             self._seen[event_id] = None
             if len(self._seen) > self._seen_limit:
                 self._seen.popitem(last=False)
-            if self.reorder_delay <= 0 and not self._warming and not self._pending:
+            hold = self._hold_for(incoming)
+            if hold <= 0 and not self._warming and not self._pending:
                 return self._release(incoming)
-            due = self._clock() + self.reorder_delay
+            due = self._clock() + hold
             heapq.heappush(self._pending, (incoming.key, next(self._arrivals), due, incoming))
             self._wake.notify()
             return None
+
+    def _hold_for(self, incoming: Incoming) -> float:
+        """Seconds to hold ``incoming`` (see :mod:`webapp.reorder`); records its transit.
+
+        Called under the lock (the baseline is not thread-safe on its own).
+        """
+        if self.reorder_delay <= 0:
+            return 0.0
+        transit = None
+        if incoming.published_at is not None:
+            transit = self._wall_clock() - incoming.published_at
+            self._transits.add(transit)
+        hold = hold_seconds(self.reorder_delay, transit, self._transits.value)
+        self.holds.add(hold)
+        return hold
 
     def release_due(self, now: float | None = None) -> int:
         """Release, in key order, every held message whose turn has come; returns how many."""

@@ -92,6 +92,7 @@ def status() -> Response | tuple[Response, int]:
         },
         latency_ms={
             "pubsub_to_bus": rt.bus.pubsub_delay.summary(),
+            "reorder_hold": rt.bus.holds.summary(),
             "bus_to_written": rt.dispatcher.event_delay.summary(),
             "dispatch_tick": rt.dispatcher.tick_duration.summary(),
         },

@@ -38,7 +38,12 @@ def test_health_and_status(client: FlaskClient, app: Flask) -> None:
     }
     assert status["buffer"]["size"] == 1 and status["buffer"]["newest_id"] == event.id  # type: ignore[union-attr]  # inject()'s event: released at once (reorder_ms=0)
     assert status["pubsub"] == {"enabled": False, "project": "local-project", "subscriptions": []}
-    assert set(status["latency_ms"]) == {"pubsub_to_bus", "bus_to_written", "dispatch_tick"}
+    assert set(status["latency_ms"]) == {
+        "pubsub_to_bus",
+        "reorder_hold",
+        "bus_to_written",
+        "dispatch_tick",
+    }
 
 
 def test_events_stream_headers_retry_and_events(client: FlaskClient, app: Flask) -> None:
