@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -29,7 +30,8 @@ from contract.catalog import MessageType
 __all__ = ["MAX_NESTING", "Envelope", "FrameError", "classify", "nesting_depth", "parse_envelope"]
 
 _DECODER = json.JSONDecoder(parse_float=Decimal)
-_SCAN = _DECODER.scan_once
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]  # set by JSONDecoder.__init__; typeshed omits it
+"""What ``_DECODER.raw_decode`` calls (the C scanner, Decimals for fractions), called directly."""
 _DATA_FRAME_TYPES = frozenset(("data", "next"))
 _BY_FIELD = catalog.by_field
 _DISCRIMINATORS = ("MessageType", "messageType", "__typename")
