@@ -34,7 +34,7 @@ SETTINGS: tuple[tuple[str, str, str], ...] = (
     ("SSE_SEND_BUFFER_BYTES", "0", "SO_SNDBUF per stream (0: the kernel's)"),
     ("WEBAPP_TRUSTED_PROXY_HOPS", "0", "proxies appending to X-Forwarded-For (Cloud Run: 1)"),
     ("WEBAPP_SUBSCRIPTION_TTL_DAYS", "1", "expiration of the per-instance subscriptions"),
-    ("SSE_REORDER_MS", "100", "reorder window: hold until publish+fastest transit+this (0: none)"),
+    ("SSE_REORDER_MS", "50", "reorder window: hold until publish+fastest transit+this (0: none)"),
     ("WEBAPP_REPLAY_WINDOW_MINUTES", "30", "warm-up: seek the subscriptions back this far"),
     ("WEBAPP_REFERENCE_WINDOW_HOURS", "24", "how far back tote-reference is replayed"),
     ("WEBAPP_WARMUP_QUIET_SECONDS", "1.0", "warm-up ends after this long without old messages"),

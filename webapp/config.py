@@ -66,7 +66,7 @@ class Config:
     trusted_proxy_hops: int = 0
     subscription_ttl_days: int = 1
     port: int = 8080
-    reorder_ms: int = 100
+    reorder_ms: int = 50
     replay_window_minutes: int = 30
     reference_window_hours: int = 24
     warmup_quiet_seconds: float = 1.0
@@ -130,7 +130,7 @@ class Config:
             trusted_proxy_hops=_int(env, "WEBAPP_TRUSTED_PROXY_HOPS", 0, 0),
             subscription_ttl_days=_int(env, "WEBAPP_SUBSCRIPTION_TTL_DAYS", 1, 1),
             port=_int(env, "PORT", 8080, 1),
-            reorder_ms=_int(env, "SSE_REORDER_MS", 100, 0),
+            reorder_ms=_int(env, "SSE_REORDER_MS", 50, 0),
             replay_window_minutes=_int(env, "WEBAPP_REPLAY_WINDOW_MINUTES", 30, 0),
             reference_window_hours=_int(env, "WEBAPP_REFERENCE_WINDOW_HOURS", 24, 0),
             warmup_quiet_seconds=_float(env, "WEBAPP_WARMUP_QUIET_SECONDS", 1.0, 0.0),

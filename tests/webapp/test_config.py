@@ -147,7 +147,7 @@ def test_data_contract_settings_from_the_environment() -> None:
     assert (config.reorder_ms, config.replay_window_minutes) == (250, 0)
     assert config.warmup_quiet_seconds == 2.5
     defaults = Config.from_env({})
-    assert (defaults.reorder_ms, defaults.replay_window_minutes) == (100, 30)
+    assert (defaults.reorder_ms, defaults.replay_window_minutes) == (50, 30)
     with pytest.raises(ConfigError, match="SSE_REORDER_MS"):
         Config.from_env({"SSE_REORDER_MS": "-1"})
 
