@@ -220,6 +220,11 @@ resource "google_cloud_run_v2_service" "webapp" {
         name  = "WEBAPP_TRUSTED_PROXY_HOPS"
         value = tostring(var.webapp_trusted_proxy_hops)
       }
+      # The id-order hold: latency against cross-instance order (docs/webapp.md).
+      env {
+        name  = "SSE_REORDER_MS"
+        value = tostring(var.webapp_reorder_ms)
+      }
 
       # Readiness: 200 once every typed topic is subscribed.
       startup_probe {

@@ -121,6 +121,17 @@ variable "webapp_trusted_proxy_hops" {
   default     = 1
 }
 
+variable "webapp_reorder_ms" {
+  type        = number
+  description = "SSE_REORDER_MS: how long the web app holds events to release them in id order on every instance (50 meets the latency target; 100-150 protects more against Pub/Sub delivery jitter, for 50-100 ms more latency; 0: none). docs/webapp.md."
+  default     = 50
+
+  validation {
+    condition     = var.webapp_reorder_ms >= 0 && var.webapp_reorder_ms <= 1000 && floor(var.webapp_reorder_ms) == var.webapp_reorder_ms
+    error_message = "webapp_reorder_ms must be a whole number of milliseconds from 0 to 1000."
+  }
+}
+
 variable "webapp_concurrency" {
   type        = number
   description = "Concurrent requests (mostly open SSE streams) per web app instance."

@@ -10,6 +10,7 @@ import pytest
 
 from contract import catalog
 from tests.terraform.hcl import ROOT, block, load
+from webapp.config import Config
 from webapp.events import new_epoch
 
 WEBAPP_POLICIES = {
@@ -138,3 +139,10 @@ def test_cloud_run_trusts_one_proxy_hop_and_keeps_market_data_closed_by_default(
     assert env["WEBAPP_MARKET_DATA_OPEN"]["value"] == "${tostring(var.webapp_market_data_open)}"
     assert load().variable_default("webapp_market_data_open") is False
     assert "WEBAPP_TOKEN_KEYS" in env and "SSE_TOKEN" not in env
+
+
+def test_cloud_run_reorder_hold_defaults_to_the_web_apps_own_default() -> None:
+    env = {e["name"]: e for e in _webapp_container()["env"]}
+    assert env["SSE_REORDER_MS"]["value"] == "${tostring(var.webapp_reorder_ms)}"
+    assert load().variable_default("webapp_reorder_ms") == Config().reorder_ms
+    assert Config.from_env({"SSE_REORDER_MS": str(Config().reorder_ms)}) == Config.from_env({})
