@@ -61,7 +61,7 @@ SUITES: dict[str, tuple[str, list[str], list[str]]] = {
     "e2e": (
         "benchmarks.bench_e2e",
         ["--rate", "15", "--seconds", "30", "--factors", "1", "10"],
-        ["--rate", "15", "--seconds", "10", "--factors", "1", "10"],
+        ["--rate", "15", "--seconds", "10", "--settle", "10", "--factors", "1", "10"],
     ),
 }
 
