@@ -30,10 +30,6 @@ _ATTR_TEST = ingress.ATTR_TEST
 _MAX_FRAME_BYTES = ingress.MAX_FRAME_BYTES
 _REQUIRED = ingress.REQUIRED_ATTRIBUTES
 _SOURCE_QUERY = ingress.SOURCE_QUERY
-_attribute_problem = records.attribute_problem
-_MAX_ATTRIBUTES = records.MAX_ATTRIBUTES
-_MAX_KEY_BYTES = records.MAX_ATTRIBUTE_KEY_BYTES
-_MAX_VALUE_BYTES = records.MAX_ATTRIBUTE_VALUE_BYTES
 _canonical_timestamp = ingress.canonical_timestamp
 _entity_key = dedup.entity_key
 _fingerprint = dedup.fingerprint
@@ -115,16 +111,7 @@ def _process(
     data: bytes, attrs: dict[str, str], frame_id: str, fallback_time: str, ingested_at: str
 ) -> Frame:
     """:func:`process_frame` without the boundary: may raise only on a bug."""
-    # records.attribute_problem's own fast path, inline (it runs for every frame): only when
-    # the attributes together could break a Pub/Sub limit is each one measured.
-    if (
-        len(attrs) <= _MAX_ATTRIBUTES
-        and len("".join(attrs.values())) * 4 <= _MAX_VALUE_BYTES
-        and len("".join(attrs)) * 4 <= _MAX_KEY_BYTES
-    ):
-        problem = None
-    else:
-        problem = _attribute_problem(attrs)
+    problem = records.attribute_problem(attrs)  # its fast path is two C-level joins
     if problem is not None:  # only the emulator lets these through; keep the rows bounded
         attrs = records.bounded_attributes(attrs)
         frame_id = attrs.get(ingress.ATTR_FRAME_ID) or frame_id

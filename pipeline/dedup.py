@@ -240,7 +240,6 @@ _EMIT = Decision.EMIT
 _DUPLICATE = Decision.DUPLICATE
 _STALE = Decision.STALE
 _SOURCE_QUERY = ingress.SOURCE_QUERY
-_canonical_timestamp = ingress.canonical_timestamp
 
 
 @dataclass(slots=True)
@@ -288,12 +287,7 @@ def decide_semantic(
         and (_is_duplicate(last, event) if from_query else last.fingerprint == event.fingerprint)
     ):
         return _DUPLICATE, last
-    as_of = event.as_of or None  # as_of_key, inline (once per typed event)
-    if as_of is not None:
-        try:
-            as_of = _canonical_timestamp(as_of)
-        except ValueError:
-            as_of = None
+    as_of = as_of_key(event.as_of)
     if last is not None and as_of is not None and last.as_of is not None and as_of < last.as_of:
         return _STALE, last
     newest = as_of if as_of is not None else (last.as_of if last is not None else None)
