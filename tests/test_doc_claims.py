@@ -19,6 +19,7 @@ from connector.settings import Settings
 from pipeline import local_runner
 from pipeline.main import build
 from pipeline.options import ToteOptions
+from tests import layout
 from webapp.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -266,8 +267,7 @@ def test_readme_type_gate_is_mypys() -> None:
     import tomllib
 
     mypy = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["mypy"]
-    packages = {init.parent.name for init in ROOT.glob("*/__init__.py")}
-    assert "tests" in packages and set(mypy["files"]) == packages
+    assert "tests" in layout.PACKAGES and set(mypy["files"]) == layout.PACKAGES
     assert "`mypy` over every project package and `tests/`" in README
     for setting in ("check_untyped_defs", "warn_unused_ignores", "disallow_any_generics"):
         assert f"`{setting}`" in README and mypy[setting] is True, setting

@@ -10,20 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import layout
+
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = [
-    "contract",
-    "connector",
-    "pipeline",
-    "webapp",
-    "simulator",
-    "replay",
-    "devstack",
-    "testsupport",
-    "deploy",
-    "benchmarks",
-    "tests",  # type-checked by make lint too
-]
+PACKAGES = sorted(layout.PACKAGES)  # tests/ too: type-checked by make lint
 THIS_FILE = Path(__file__).resolve()  # its examples of unjustified suppressions are on purpose
 NOQA = re.compile(r"#\s*noqa\b(?P<rest>.*)$", re.I)
 JUSTIFIED_NOQA = re.compile(r"^:\s*[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*\s+-\s+\S.{3,}")

@@ -18,19 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import layout
+
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_PACKAGES = {
-    "contract",
-    "connector",
-    "pipeline",
-    "webapp",
-    "simulator",
-    "replay",
-    "devstack",
-    "testsupport",
-    "deploy",
-    "benchmarks",
-}
+PROJECT_PACKAGES = layout.PROJECT_PACKAGES
 
 
 def _loaded_after_import(*modules: str) -> set[str]:
