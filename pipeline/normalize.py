@@ -62,20 +62,39 @@ def _get(obj: Any, key: str) -> Any:
     return value
 
 
-_PATHS: dict[str, tuple[str, ...]] = {}
+_Steps = tuple[tuple[str, str], ...]
+
+
+def _steps(path: str) -> _Steps:
+    """A dotted path as (camelCase, PascalCase) key pairs, spelt out once per column."""
+    return tuple((part, part[:1].upper() + part[1:]) for part in path.split("."))
+
+
+def _resolve(message: Any, steps: _Steps) -> Any:
+    """The value at precomputed steps, or ``None`` (the per-frame path: no splitting, no per-key
+    call; :func:`lookup` takes a dotted path)."""
+    value = message
+    for camel, pascal in steps:
+        if type(value) is not dict:
+            return None
+        found = value.get(camel)
+        if found is None:
+            found = value.get(pascal)
+            if found is None:
+                return None
+        value = found
+    return value
+
+
+_PATHS: dict[str, _Steps] = {}
 
 
 def lookup(message: dict[str, Any], path: str) -> Any:
     """The value at a dotted path (``total.grossAmounts``), or ``None`` when absent."""
-    parts = _PATHS.get(path)
-    if parts is None:
-        parts = _PATHS[path] = tuple(path.split("."))
-    value: Any = message
-    for part in parts:
-        value = _get(value, part)
-        if value is None:
-            return None
-    return value
+    steps = _PATHS.get(path)
+    if steps is None:
+        steps = _PATHS[path] = _steps(path)
+    return _resolve(message, steps)
 
 
 def decimal_text(value: Any, what: str = "amount") -> str:
@@ -313,29 +332,8 @@ def _with_synonyms(convert: Any, synonyms: dict[str, str]) -> Any:
     return lambda value, what: (lambda out: synonyms.get(out, out))(convert(value, what))
 
 
-_Steps = tuple[tuple[str, str], ...]
 _Plan = tuple[tuple[str, Any, tuple[tuple[str, _Steps], ...], bool, Any], ...]
 _PLANS: dict[str, _Plan] = {}
-
-
-def _steps(path: str) -> _Steps:
-    """A dotted path as (camelCase, PascalCase) key pairs, spelt out once per column."""
-    return tuple((part, part[:1].upper() + part[1:]) for part in path.split("."))
-
-
-def _resolve(message: Any, steps: _Steps) -> Any:
-    """:func:`lookup` over precomputed steps (the per-frame path: no splitting, no per-key call)."""
-    value = message
-    for camel, pascal in steps:
-        if type(value) is not dict:
-            return None
-        found = value.get(camel)
-        if found is None:
-            found = value.get(pascal)
-            if found is None:
-                return None
-        value = found
-    return value
 
 
 def _plan(message_type: MessageType) -> _Plan:
