@@ -70,33 +70,45 @@ def assert_denied(response: TestResponse, status: int, reason: str) -> None:
     assert "Bearer" in response.headers["WWW-Authenticate"]
 
 
+# Each case builds its headers when the test runs, not at collection: a token minted at
+# collection carries a real expiry and would be "expired" by the time a long suite reaches it.
+BAD_TOKENS: list[tuple[Callable[[], dict[str, str]], str, str]] = [
+    (dict, "", "missing"),
+    (lambda: bearer("not-a-jwt"), "", "malformed"),
+    (
+        lambda: bearer(jwt.encode({"sub": "x"}, "wrong-secret-" * 4, headers={"kid": "k1"})),
+        "",
+        "bad-signature",
+    ),
+    (
+        lambda: bearer(jwt.encode({"sub": "x"}, "", algorithm="none", headers={"kid": "k1"})),
+        "",
+        "algorithm",
+    ),
+    (lambda: bearer(token(["market"], ttl=-120)), "", "expired"),
+    (
+        lambda: bearer(token(["market"], ttl=7200, nbf=int(time.time()) + 3600)),
+        "",
+        "not-yet-valid",
+    ),
+    (lambda: bearer(token(["market"], aud="another-app")), "", "audience"),
+    (lambda: bearer(token(["market"], iss="someone")), "", "issuer"),
+    (dict, "?access_token=garbage", "malformed"),
+    (lambda: {"cookie": "garbage"}, "", "malformed"),
+]
+
+
 @pytest.mark.parametrize(
-    ("headers", "query", "reason"),
-    [
-        ({}, "", "missing"),
-        (bearer("not-a-jwt"), "", "malformed"),
-        (
-            bearer(jwt.encode({"sub": "x"}, "wrong-secret-" * 4, headers={"kid": "k1"})),
-            "",
-            "bad-signature",
-        ),
-        (
-            bearer(jwt.encode({"sub": "x"}, "", algorithm="none", headers={"kid": "k1"})),
-            "",
-            "algorithm",
-        ),
-        (bearer(token(["market"], ttl=-120)), "", "expired"),
-        (bearer(token(["market"], nbf=int(time.time()) + 3600)), "", "not-yet-valid"),
-        (bearer(token(["market"], aud="another-app")), "", "audience"),
-        (bearer(token(["market"], iss="someone")), "", "issuer"),
-        ({}, "?access_token=garbage", "malformed"),
-        ({"cookie": "garbage"}, "", "malformed"),
-    ],
+    ("make_headers", "query", "reason"), BAD_TOKENS, ids=[case[2] for case in BAD_TOKENS]
 )
 def test_bad_tokens_are_401_with_a_reason(
-    secured: Callable[..., FlaskClient], headers: dict[str, str], query: str, reason: str
+    secured: Callable[..., FlaskClient],
+    make_headers: Callable[[], dict[str, str]],
+    query: str,
+    reason: str,
 ) -> None:
     client = secured()
+    headers = make_headers()
     if "cookie" in headers:
         client.set_cookie(ACCESS_COOKIE, headers.pop("cookie"))
     for path in ("/events", "/status"):
@@ -305,18 +317,22 @@ def test_private_authoriser_hook_follows_the_token(make_app: Callable[..., Flask
 
 
 @pytest.mark.parametrize(
-    ("market_open", "headers", "reason"),
+    ("market_open", "make_headers", "reason"),
     [
-        (True, bearer("junk"), "malformed"),
-        (True, bearer(token(["market", "bet-lifecycle"], ttl=-120)), "expired"),
-        (False, {}, "missing"),  # market data not open: anonymous gets nothing at all
+        (True, lambda: bearer("junk"), "malformed"),
+        (True, lambda: bearer(token(["market", "bet-lifecycle"], ttl=-120)), "expired"),
+        (False, dict, "missing"),  # market data not open: anonymous gets nothing at all
     ],
 )
 def test_private_authoriser_denies_bad_tokens_explicitly(
-    make_app: Callable[..., Flask], market_open: bool, headers: dict[str, str], reason: str
+    make_app: Callable[..., Flask],
+    market_open: bool,
+    make_headers: Callable[[], dict[str, str]],
+    reason: str,
 ) -> None:
     """A bad token is a 401, never a quiet market-only answer, even if the endpoint does not
     catch the denial (the app's error handler answers it)."""
+    headers = make_headers()
     app = make_app(token_keys=KEYS, market_data_open=market_open)
     hook = app.config["TOTE_PRIVATE_AUTHORISER"]
     with app.test_request_context("/state", headers=headers), pytest.raises(AccessDenied) as caught:
