@@ -147,17 +147,14 @@ def reconnect_to_converged(workdir: Path, runs: int, rate: float, window: float 
         latest_from_messages,
     )
     from tests.e2e.harness import SseClient
+    from webapp.events import EventKey
 
     system = LocalSystem(workdir, Ports.free(), project="tote-bench-reconcile", rate=rate, seed=5)
     system.start()
     try:
-        import json
-        import urllib.request
-
-        with urllib.request.urlopen(f"{system.webapp_url}/status", timeout=10) as resp:
-            instance = json.loads(resp.read())["instance"]
-        # From the web app's first event, so the stream holds every entity's history.
-        with_sse = SseClient(f"{system.webapp_url}/events", last_event_id=f"{instance}-0")
+        # From the web app's first event (an origin id), so the stream holds every entity's
+        # history; an id that is not one of the web app's would mean "live only".
+        with_sse = SseClient(f"{system.webapp_url}/events", last_event_id=str(EventKey.origin(0)))
         client = system.bq.client(system.project)
         for run in range(runs):
             time.sleep(5)  # some of the day under way

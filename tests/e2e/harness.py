@@ -20,6 +20,7 @@ from devstack.pipeline_process import wait_until_flowing
 from devstack.system import LocalSystem
 from tests.e2e.accounting import RawRow, account
 from tests.pipeline.pubsub_helpers import TopicReader
+from webapp.replay import GAP_EVENT
 
 
 @dataclass
@@ -38,6 +39,8 @@ class SseClient:
     last_event_id: str | None = None
     events: list[SseEvent] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    """``replay-gap`` notices (sent without an id): what the web app could not replay."""
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -74,6 +77,8 @@ class SseClient:
                     self.events.append(
                         SseEvent(block["id"], block.get("event", ""), json.loads(block["data"]))
                     )
+                elif "data" in block and block.get("event") == GAP_EVENT:
+                    self.gaps.append(json.loads(block["data"]))
                 block = {}
             elif line.startswith(":"):
                 self.comments.append(line[1:].strip())
