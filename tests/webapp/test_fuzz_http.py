@@ -27,8 +27,9 @@ from webapp.tokens import mint
 
 SECRET = "a-fuzz-test-secret-long-enough-0123456789"
 KEYS = Keyring.from_json(json.dumps({"k1": SECRET}))
-TOKEN = mint(KEYS, sub="fuzzer", streams=["market", "bet-lifecycle"], ttl=3600)
-MARKET_TOKEN = mint(KEYS, sub="fuzzer-market", streams=["market"], ttl=3600)
+# Minted at import with a day's lifetime: the suite must never outlive its tokens.
+TOKEN = mint(KEYS, sub="fuzzer", streams=["market", "bet-lifecycle"], ttl=86_400)
+MARKET_TOKEN = mint(KEYS, sub="fuzzer-market", streams=["market"], ttl=86_400)
 
 _hostile_text = st.one_of(
     st.text(max_size=40),
