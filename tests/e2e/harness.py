@@ -87,6 +87,10 @@ class SseClient:
                 value = value[1:] if value.startswith(" ") else value
                 block[key] = block[key] + "\n" + value if key == "data" and key in block else value
 
+    def is_open(self) -> bool:
+        """The reader is still reading (the server has not ended the stream)."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
         self._stop.set()
         if self._conn is not None:

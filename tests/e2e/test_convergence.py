@@ -24,6 +24,7 @@ from devstack.system import LocalSystem, Ports
 from tests.e2e.convergence import (
     differences,
     expected_state,
+    key_of,
     latest_from_bigquery,
     latest_from_messages,
 )
@@ -136,7 +137,56 @@ def assert_converged(system: LocalSystem, sse: SseClient, timeout: float = 120) 
             break
         time.sleep(1.0)
     assert stored == [], "BigQuery differs from the simulator:\n" + "\n".join(stored)
-    assert streamed == [], "SSE differs from the simulator:\n" + "\n".join(streamed)
+    assert streamed == [], (
+        "SSE differs from the simulator:\n"
+        + "\n".join(streamed)
+        + "\n"
+        + _explain_streamed(system, sse, streamed)
+    )
+
+
+def _explain_streamed(system: LocalSystem, sse: SseClient, problems: list[str]) -> str:
+    """What the stream and the typed table hold for the first wrong entity, and the web app's
+    bus counters: enough to tell a lost message from a misordered one."""
+    import json
+    import urllib.request
+
+    message_type, _, rest = problems[0].partition(" ")
+    entity = rest.split(":", 1)[0]
+    spec = catalog.by_name(message_type)
+    assert spec is not None and spec.table
+
+    def brief(source: dict[str, Any]) -> dict[str, Any]:
+        data = source.get("data") or source
+        status = {k: v for k, v in data.items() if k.endswith("status")}
+        return {
+            "as_of": str(source.get("as_of")),
+            "received_at": str(source.get("received_at")),
+            "source": source.get("source"),
+            "frame_id": source.get("frame_id"),
+            **status,
+        }
+
+    streamed = [
+        {"id": e.id, **brief(e.data)}
+        for e in list(sse.events)
+        if e.data.get("message_type") == message_type
+        and key_of(message_type, e.data.get("data") or {}) == entity
+    ]
+    client = system.bq.client(system.project)
+    rows = [
+        brief(dict(row.items()))
+        for row in client.query(
+            f"SELECT * FROM `{system.project}.{system.dataset}.{spec.table}`"
+        ).result()
+        if key_of(message_type, dict(row.items())) == entity
+    ]
+    with urllib.request.urlopen(f"{system.webapp_url}/status", timeout=10) as resp:
+        status = json.loads(resp.read())
+    return (
+        f"streamed for {entity}: {streamed}\nstored: {rows}\n"
+        f"SSE stream open: {sse.is_open()}, gaps {sse.gaps}\nweb app: {status}"
+    )
 
 
 def _drain(reader: TopicReader) -> None:
