@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from connector.receive_clock import RECEIVE_CLOCK
+
 __all__ = [
     "QueryClient",
     "QueryError",
@@ -154,7 +156,7 @@ class QueryClient:
         while True:
             attempt += 1
             request_id = new_request_id()
-            started_at = datetime.now(UTC)
+            started_at = RECEIVE_CLOCK.now()  # the page's as_of: on the frames' clock
             t0 = time.monotonic()
             retry_after: float | None = None
             try:
@@ -178,7 +180,7 @@ class QueryClient:
                         request_id=request_id,
                         server_request_id=resp.headers.get("X-Partner-Request-ID", ""),
                         started_at=started_at,
-                        received_at=datetime.now(UTC),
+                        received_at=RECEIVE_CLOCK.now(),
                         duration=duration,
                         attempts=attempt,
                     )

@@ -14,10 +14,10 @@ import itertools
 import logging
 import threading
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from connector.forwarder import BatchPublisher, Forwarder, percentile
+from connector.receive_clock import RECEIVE_CLOCK
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import load_selections, plan_subscriptions
@@ -176,7 +176,7 @@ class ConnectorService:
         """Publish a marked test message to the ingress topic; returns the message id."""
         attrs = ingress_attributes(
             frame_id=new_id(),
-            received_at=datetime.now(UTC),
+            received_at=RECEIVE_CLOCK.now(),
             connection_id="test-pubsub",
             protocol="none",
         )
@@ -211,5 +211,9 @@ class ConnectorService:
             tote_url=self.settings.safe_url,
             graphql_url=self.settings.safe_graphql_url or None,
             sweeps=self.sweeps.status() if self.sweeps else {"enabled": False},
+            receive_clock={
+                "bumped": RECEIVE_CLOCK.bumped,
+                "max_lead_ms": RECEIVE_CLOCK.max_lead_ms,
+            },
         )
         return out

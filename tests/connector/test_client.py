@@ -94,6 +94,14 @@ def test_forwards_every_frame_with_contract_attributes(
     assert status["frames_received"] == sim.stats()["frames_sent"]
     assert status["refused"] == 0 and status["buffered"] == 0
     assert all(s["state"] == "active" for s in status["subscriptions"].values())
+    # received_at is the order downstream knows: distinct, and in the order the frames were sent
+    # (one connection, so sent order is read order), even for frames read in one millisecond.
+    frames = [line["frame"].encode() for line in sim.recorded()]
+    once = {frame: i for i, frame in enumerate(frames) if frames.count(frame) == 1}
+    stamped = sorted(messages, key=lambda m: m.attributes["received_at"])
+    assert len({m.attributes["received_at"] for m in messages}) == len(messages)
+    order = [once[m.data] for m in stamped if m.data in once]
+    assert len(order) > 300 and order == sorted(order)
 
 
 def test_reconnects_and_resubscribes_after_a_drop_without_losing_a_frame(
