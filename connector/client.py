@@ -35,7 +35,7 @@ from connector.protocol import (
     describe_close,
     is_fatal_close,
 )
-from connector.receive_clock import RECEIVE_CLOCK, ReceiveClock
+from connector.receive_clock import RECEIVE_CLOCK
 from connector.settings import Settings
 from connector.status import ConnectorStatus, State
 from connector.subscriptions import Subscription
@@ -64,11 +64,8 @@ class ToteClient:
         forwarder: Forwarder,
         status: ConnectorStatus,
         backoff: Backoff | None = None,
-        clock: ReceiveClock = RECEIVE_CLOCK,
     ) -> None:
         self.settings = settings
-        self.clock = clock
-        """Stamps ``received_at``: strictly increasing, so time order is arrival order."""
         self.subscriptions = list(subscriptions)
         self.forwarder = forwarder
         self.status = status
@@ -247,7 +244,7 @@ class ToteClient:
         else:
             self._liveness.traffic(received)
         if event.forward:
-            now = self.clock.now()
+            now = RECEIVE_CLOCK.now()  # strictly increasing: time order is arrival order
             attrs = ingress_attributes(
                 frame_id=new_id(),
                 received_at=now,

@@ -25,21 +25,7 @@ WITH
     WHERE _recency = 1
   ),
   event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
-  result AS (
-    SELECT t.event_id, c.competitor_id, c.finishing_position
-    FROM (
-      SELECT
-        e.*,
-        ROW_NUMBER() OVER (
-          PARTITION BY e.event_id
-          ORDER BY COALESCE(e.as_of, e.received_at) DESC, e.received_at DESC, e.ingested_at DESC,
-            e.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.event_result_changed` AS e
-    ) AS t
-    CROSS JOIN UNNEST(t.competitor_results) AS c
-    WHERE t._recency = 1
-  ),
+  result AS (SELECT * FROM `${project}.${dataset}.event_results`),
   runner AS (
     SELECT
       COALESCE(status.event_id, ref.event_id) AS event_id,
@@ -69,7 +55,7 @@ SELECT
   runner.status_as_of,
   runner.first_withdrawn_as_of,
   result.finishing_position,
-  SAFE_CAST(result.finishing_position AS INT64) AS position
+  result.position
 FROM runner
 LEFT JOIN event ON event.event_id = runner.event_id
 LEFT JOIN result
