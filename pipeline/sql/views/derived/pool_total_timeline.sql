@@ -6,12 +6,7 @@
 WITH
   product AS (SELECT * FROM `${project}.${dataset}.latest_products`),
   event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
-  offs AS (
-    SELECT event_id, MIN(COALESCE(as_of, received_at)) AS off_at
-    FROM `${project}.${dataset}.event_status_changed`
-    WHERE status = 'STARTED'
-    GROUP BY event_id
-  ),
+  offs AS (SELECT event_id, off_at FROM `${project}.${dataset}.latest_event_statuses`),
   totals AS (SELECT * FROM `${project}.${dataset}.pool_total_changed_dedup`),
   timeline AS (
     SELECT

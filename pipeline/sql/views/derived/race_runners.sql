@@ -4,26 +4,7 @@
 -- state that said WITHDRAWN (a frame's arrival, or the sweep that found it).
 WITH
   ref AS (SELECT * FROM `${project}.${dataset}.latest_competitors`),
-  status AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        c.event_id,
-        c.competitor_id,
-        c.status,
-        COALESCE(c.as_of, c.received_at) AS status_as_of,
-        MIN(IF(c.status = 'WITHDRAWN', COALESCE(c.as_of, c.received_at), NULL)) OVER (
-          PARTITION BY c.event_id, c.competitor_id
-        ) AS first_withdrawn_as_of,
-        ROW_NUMBER() OVER (
-          PARTITION BY c.event_id, c.competitor_id
-          ORDER BY COALESCE(c.as_of, c.received_at) DESC, c.received_at DESC, c.ingested_at DESC,
-            c.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.competitor_status_changed` AS c
-    )
-    WHERE _recency = 1
-  ),
+  status AS (SELECT * FROM `${project}.${dataset}.latest_competitor_statuses`),
   event AS (SELECT * FROM `${project}.${dataset}.latest_events`),
   result AS (SELECT * FROM `${project}.${dataset}.event_results`),
   runner AS (

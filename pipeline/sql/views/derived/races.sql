@@ -6,28 +6,7 @@
 -- scheduled start.  A race seen only on the stream has NULL names until a sweep names it.
 WITH
   ref AS (SELECT * FROM `${project}.${dataset}.latest_events`),
-  status AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        s.event_id,
-        s.status,
-        COALESCE(s.as_of, s.received_at) AS status_as_of,
-        ROW_NUMBER() OVER (
-          PARTITION BY s.event_id
-          ORDER BY COALESCE(s.as_of, s.received_at) DESC, s.received_at DESC, s.ingested_at DESC,
-            s.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.event_status_changed` AS s
-    )
-    WHERE _recency = 1
-  ),
-  offs AS (
-    SELECT event_id, MIN(COALESCE(as_of, received_at)) AS off_at
-    FROM `${project}.${dataset}.event_status_changed`
-    WHERE status = 'STARTED'
-    GROUP BY event_id
-  ),
+  status AS (SELECT * FROM `${project}.${dataset}.latest_event_statuses`),
   result AS (
     SELECT * EXCEPT (_recency)
     FROM (
@@ -43,28 +22,12 @@ WITH
     )
     WHERE _recency = 1
   ),
-  runner AS (
-    SELECT * EXCEPT (_recency)
-    FROM (
-      SELECT
-        c.event_id,
-        c.competitor_id,
-        c.status,
-        ROW_NUMBER() OVER (
-          PARTITION BY c.event_id, c.competitor_id
-          ORDER BY COALESCE(c.as_of, c.received_at) DESC, c.received_at DESC, c.ingested_at DESC,
-            c.frame_id DESC
-        ) AS _recency
-      FROM `${project}.${dataset}.competitor_status_changed` AS c
-    )
-    WHERE _recency = 1
-  ),
   runners AS (
     SELECT
       event_id,
       COUNT(*) AS runners,
       COUNTIF(status = 'WITHDRAWN') AS non_runners
-    FROM runner
+    FROM `${project}.${dataset}.latest_competitor_statuses`
     GROUP BY event_id
   ),
   ids AS (
@@ -82,14 +45,13 @@ SELECT
   EXTRACT(DATE FROM ref.scheduled_start AT TIME ZONE 'Europe/London') AS race_date,
   COALESCE(status.status, ref.status) AS status,
   status.status_as_of,
-  offs.off_at,
-  COALESCE(offs.off_at, ref.scheduled_start) AS off_time,
+  status.off_at,
+  COALESCE(status.off_at, ref.scheduled_start) AS off_time,
   result.result_status,
   runners.runners,
   runners.non_runners
 FROM ids
 LEFT JOIN ref ON ref.event_id = ids.event_id
 LEFT JOIN status ON status.event_id = ids.event_id
-LEFT JOIN offs ON offs.event_id = ids.event_id
 LEFT JOIN result ON result.event_id = ids.event_id
 LEFT JOIN runners ON runners.event_id = ids.event_id
